@@ -1,0 +1,192 @@
+"""Wire format shared by the HTTP API and ``qa ask --json``: pydantic models with every
+field described (they are what ``/docs`` shows), and converters from core objects."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from qa.index import DocumentRecord
+from qa.search import Hit
+from qa.service import MAX_K, MAX_QUESTION_CHARS, Answer
+
+
+class QueryRequest(BaseModel):
+    """A natural-language question."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={"examples": [{"question": "What dose of pomalidomide for myeloma?", "k": 3}]},
+    )
+
+    question: str = Field(
+        ...,
+        max_length=MAX_QUESTION_CHARS,
+        description=f"The question, in the asker's own words (1 to {MAX_QUESTION_CHARS} characters).",
+    )
+    k: int = Field(5, ge=1, le=MAX_K, description=f"How many passages to return, 1 to {MAX_K}.")
+
+    @field_validator("question")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("question is empty; ask something like 'What is the dose of pomalidomide?'")
+        return value.strip()
+
+
+class Source(BaseModel):
+    path: str = Field(description="Source file, relative to the corpus directory.")
+    start: int = Field(
+        description="Start of the passage in the source file: a character offset (Unicode code points), inclusive."
+    )
+    end: int = Field(description="End of the passage in the source file: a character offset, exclusive.")
+    line_start: int = Field(description="First line of the passage in the source file (1-based).")
+    line_end: int = Field(description="Last line of the passage in the source file (1-based, inclusive).")
+
+
+class Passage(BaseModel):
+    rank: int = Field(description="1 for the best match.")
+    score: float = Field(description="Cosine similarity between question and passage, -1 to 1. Higher is closer.")
+    text: str = Field(
+        description="The passage. Exactly the source span, except that plain-text pages lose numbered citation markers."
+    )
+    chunk_id: str = Field(description="Stable id of the passage, derived from its document, span and text.")
+    doc_id: str = Field(description="Document id: the source file's path without its extension.")
+    title: str = Field(description="Document title.")
+    heading_path: list[str] = Field(description="Title, then each heading above the passage, outermost first.")
+    source: Source = Field(description="Where the passage is in the source file.")
+    source_url: str | None = Field(description="The document's original web address, when it gives one.")
+    last_modified: str | None = Field(description="When the document was last updated, as it states (ISO 8601).")
+    is_banned: bool | None = Field(description="The document's is_banned flag; null when it does not say.")
+
+
+class IndexInfo(BaseModel):
+    fingerprint: str = Field(description="sha256 over the corpus files the index was built from.")
+    model: str = Field(description="Embedding model the index was built with.")
+
+
+class QueryResponse(BaseModel):
+    question: str = Field(description="The question as searched (surrounding whitespace removed).")
+    results: list[Passage] = Field(description="Passages, best first.")
+    took_ms: float = Field(description="Retrieval time in milliseconds, embedding the question included.")
+    index: IndexInfo
+
+
+class DocumentSummary(BaseModel):
+    doc_id: str
+    title: str
+    path: str = Field(description="Source file, relative to the corpus directory.")
+    format: Literal["markdown", "plaintext"]
+    chunks: int = Field(description="Number of indexed passages.")
+    last_modified: str | None
+    is_banned: bool | None
+
+
+class DocumentList(BaseModel):
+    total: int
+    documents: list[DocumentSummary]
+
+
+class FAQItem(BaseModel):
+    question: str
+    answer: str
+
+
+class OutlineItem(BaseModel):
+    heading_path: list[str] = Field(description="Title, then the section's headings.")
+    level: int = Field(description="Heading level (2 for `##`); 0 for text before the first heading.")
+    line_start: int | None = Field(description="Line of the heading (or of the first text line).")
+    line_end: int | None = Field(description="Last line of the section's text.")
+    chunk_ids: list[str] = Field(description="Passages made from this section, in order.")
+
+
+class DroppedItem(BaseModel):
+    rule: str = Field(description="Which site-chrome rule dropped the block.")
+    line_start: int
+    line_end: int
+    text: str
+
+
+class DocumentDetail(DocumentSummary):
+    description: str | None
+    source_url: str | None
+    faqs: list[FAQItem] = Field(description="Cleaned question/answer pairs from the document's frontmatter.")
+    outline: list[OutlineItem] = Field(description="Sections in document order.")
+    dropped: list[DroppedItem] = Field(description="Blocks left out as site chrome (plain-text pages).")
+    warnings: list[str] = Field(description="Problems found while parsing that did not stop indexing.")
+    metadata: dict[str, object] = Field(description="Other frontmatter fields, as given.")
+
+
+class ErrorItem(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: str = Field(description="Short machine-readable code.")
+    message: str = Field(description="What went wrong and what to do, for a person.")
+    errors: list[ErrorItem] | None = Field(None, description="One entry per invalid field (422 only).")
+
+
+def passage(hit: Hit) -> Passage:
+    c = hit.chunk
+    return Passage(
+        rank=hit.rank,
+        score=round(hit.score, 6),
+        text=c.text,
+        chunk_id=c.id,
+        doc_id=c.doc_id,
+        title=c.title,
+        heading_path=list(c.heading_path),
+        source=Source(path=c.path, start=c.start, end=c.end, line_start=c.line_start, line_end=c.line_end),
+        source_url=c.source_url,
+        last_modified=c.last_modified,
+        is_banned=c.is_banned,
+    )
+
+
+def query_response(answer: Answer) -> QueryResponse:
+    return QueryResponse(
+        question=answer.question,
+        results=[passage(hit) for hit in answer.hits],
+        took_ms=round(answer.took_ms, 3),
+        index=IndexInfo(fingerprint=answer.fingerprint, model=answer.model),
+    )
+
+
+def document_summary(record: DocumentRecord) -> DocumentSummary:
+    return DocumentSummary(
+        doc_id=record.doc_id,
+        title=record.title,
+        path=record.path,
+        format=record.format,  # type: ignore[arg-type]
+        chunks=record.chunk_count,
+        last_modified=record.last_modified,
+        is_banned=record.is_banned,
+    )
+
+
+def document_detail(record: DocumentRecord) -> DocumentDetail:
+    return DocumentDetail(
+        **document_summary(record).model_dump(),
+        description=record.description,
+        source_url=record.source_url,
+        faqs=[FAQItem(question=f.question, answer=f.answer) for f in record.faqs],
+        outline=[
+            OutlineItem(
+                heading_path=list(o.heading_path),
+                level=o.level,
+                line_start=o.line_start,
+                line_end=o.line_end,
+                chunk_ids=list(o.chunk_ids),
+            )
+            for o in record.outline
+        ],
+        dropped=[
+            DroppedItem(rule=d.rule, line_start=d.line_start, line_end=d.line_end, text=d.text) for d in record.dropped
+        ],
+        warnings=list(record.warnings),
+        metadata=record.extra,
+    )

@@ -1,0 +1,107 @@
+"""The service facade the HTTP and CLI adapters call: open an index with its embedder,
+answer questions, list documents. Framework-free."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from qa.chunking import ChunkSettings
+from qa.corpus import corpus_fingerprint
+from qa.embedding import Embedder, SentenceTransformerEmbedder
+from qa.errors import DocumentNotFoundError, InvalidQueryError
+from qa.index import BuildReport, DocumentRecord, Index, build_index, load_index
+from qa.search import DenseRetriever, Hit, Retriever
+from qa.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 2000
+MAX_K = 50
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    hits: list[Hit]
+    took_ms: float
+    fingerprint: str
+    model: str
+
+
+def make_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder(settings.model, device=settings.device, batch_size=settings.batch_size)
+
+
+def chunk_settings(settings: Settings, embedder: Embedder) -> ChunkSettings:
+    """Chunks are capped by the setting and by what the model can read, whichever is lower."""
+    return ChunkSettings(
+        max_tokens=min(settings.max_chunk_tokens, embedder.max_tokens),
+        overlap_tokens=settings.chunk_overlap_tokens,
+    )
+
+
+def build(settings: Settings, embedder: Embedder, *, progress: bool = False) -> BuildReport:
+    return build_index(
+        settings.corpus_dir, settings.index_dir, embedder, chunk_settings(settings, embedder), progress=progress
+    )
+
+
+def stale_reasons(index: Index, settings: Settings, embedder: Embedder) -> list[str]:
+    """Why the index no longer matches the configured corpus and chunking (empty when it does)."""
+    reasons = []
+    corpus = Path(settings.corpus_dir)
+    if corpus.is_dir() and corpus_fingerprint(corpus) != index.fingerprint:
+        reasons.append(f"the files in {corpus} changed since the index was built")
+    wanted = chunk_settings(settings, embedder).as_dict()
+    if index.manifest.get("chunking") != wanted:
+        reasons.append(f"chunking settings changed ({index.manifest.get('chunking')} -> {wanted})")
+    return reasons
+
+
+def validate_question(question: str, k: int) -> str:
+    question = question.strip()
+    if not question:
+        raise InvalidQueryError("the question is empty; ask something like 'What is the dose of pomalidomide?'")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise InvalidQueryError(f"the question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}")
+    if not 1 <= k <= MAX_K:
+        raise InvalidQueryError(f"k must be between 1 and {MAX_K}, got {k}")
+    return question
+
+
+class QAService:
+    def __init__(self, index: Index, embedder: Embedder, retriever: Retriever | None = None) -> None:
+        index.check_model(embedder.model_id, embedder.dimension)
+        self.index = index
+        self.embedder = embedder
+        self.retriever = retriever or DenseRetriever(index, embedder)
+
+    @classmethod
+    def open(cls, settings: Settings, embedder: Embedder | None = None) -> QAService:
+        index = load_index(settings.index_dir)
+        embedder = embedder or make_embedder(settings)
+        index.check_model(embedder.model_id)  # before loading a model we would not use
+        return cls(index, embedder)
+
+    def warm_up(self) -> None:
+        """Load the model and run one query so the first real question is not slow."""
+        self.retriever.search("warm-up", 1)
+
+    def ask(self, question: str, k: int = 5) -> Answer:
+        question = validate_question(question, k)
+        started = time.perf_counter()
+        hits = self.retriever.search(question, k)
+        took_ms = (time.perf_counter() - started) * 1000
+        return Answer(question, hits, took_ms, self.index.fingerprint, self.index.model_id)
+
+    def documents(self) -> list[DocumentRecord]:
+        return sorted(self.index.documents.values(), key=lambda d: d.doc_id)
+
+    def document(self, doc_id: str) -> DocumentRecord:
+        try:
+            return self.index.documents[doc_id]
+        except KeyError:
+            raise DocumentNotFoundError(doc_id) from None

@@ -1,0 +1,99 @@
+"""The one settings object. Read once (environment variables prefixed ``QA_`` and an
+optional ``.env`` file), validated, then passed to whatever needs it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from qa.errors import ConfigError
+
+_DEVICE = re.compile(r"^(cpu|mps|cuda(:\d+)?)$")
+
+
+class Settings(BaseSettings):
+    """Service settings. Every field can be set as ``QA_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="QA_", env_file=".env", extra="ignore", validate_default=True)
+
+    corpus_dir: Path = Field(Path("corpus"), description="Directory of documents to index.")
+    index_dir: Path = Field(Path("index/default"), description="Directory the index lives in.")
+    model: str = Field(
+        "all-MiniLM-L6-v2",
+        description=(
+            "sentence-transformers model: 'all-MiniLM-L6-v2' (bundled, checked by sha256), "
+            "a local model directory, or a model already in the Hugging Face cache. "
+            "Nothing is ever downloaded."
+        ),
+    )
+    device: str = Field("cpu", description="torch device for the embedder: cpu, cuda, cuda:N, mps.")
+    batch_size: int = Field(64, ge=1, le=4096, description="Embedding batch size.")
+    max_chunk_tokens: int = Field(
+        256,
+        ge=32,
+        le=8192,
+        description=(
+            "Upper bound on a chunk's word pieces, context line and special tokens included. "
+            "Capped by the model's own window (256 for all-MiniLM-L6-v2)."
+        ),
+    )
+    chunk_overlap_tokens: int = Field(
+        32, ge=0, le=1024, description="Word pieces shared by consecutive pieces of a long section."
+    )
+    host: str = Field("127.0.0.1", description="Address `qa serve` binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `qa serve` listens on.")
+    log_level: str = Field("info", description="critical, error, warning, info or debug.")
+
+    @field_validator("model")
+    @classmethod
+    def _model_not_blank(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("must name a model, e.g. all-MiniLM-L6-v2")
+        return value
+
+    @field_validator("device")
+    @classmethod
+    def _device_known(cls, value: str) -> str:
+        value = value.strip().lower()
+        if not _DEVICE.match(value):
+            raise ValueError(f"unknown torch device {value!r}; use cpu, cuda, cuda:N or mps")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _level_known(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in {"critical", "error", "warning", "info", "debug"}:
+            raise ValueError(f"unknown log level {value!r}; use critical, error, warning, info or debug")
+        return value
+
+    @model_validator(mode="after")
+    def _overlap_fits(self) -> Settings:
+        if self.chunk_overlap_tokens * 2 >= self.max_chunk_tokens:
+            raise ValueError(
+                f"chunk_overlap_tokens ({self.chunk_overlap_tokens}) must be less than half of "
+                f"max_chunk_tokens ({self.max_chunk_tokens})"
+            )
+        return self
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment, apply explicit overrides, fail fast on bad values."""
+    clean = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return Settings(**clean)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"]) or "settings"
+            name = f"QA_{field.upper()}" if field != "settings" else "settings"
+            shown = error.get("input")
+            value = f"={shown!r}" if shown is not None and not isinstance(shown, dict) else ""
+            problems.append(f"{name}{value}: {error['msg']}")
+        raise ConfigError("invalid settings: " + "; ".join(problems)) from None

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from qa.chunking import ChunkSettings
+from qa.index import build_index, load_index
+from qa.service import QAService
+from qa.settings import Settings
+from tests.fakes import FakeEmbedder
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED_CORPUS = ROOT / "corpus"
+# Optional development data; .ci/run points MEDQUAD_DIR at it when the checkout has one beside it.
+MEDQUAD = Path(os.environ.get("MEDQUAD_DIR") or ROOT.parent / "shared" / "data" / "medquad")
+
+
+# ------------------------------------------------------------------ offline guard
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(self: socket.socket, address: object) -> object:
+    host = address[0] if isinstance(address, tuple) else None
+    if host is not None:
+        try:
+            allowed = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            allowed = host == "localhost"
+        if not allowed:
+            raise OSError(f"tests run offline: blocked a connection to {address!r}")
+    return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _offline() -> None:
+    """The whole suite runs offline: any connection off the loopback interface fails."""
+    socket.socket.connect = _loopback_only  # type: ignore[method-assign]
+    yield
+    socket.socket.connect = _real_connect  # type: ignore[method-assign]
+
+
+# ------------------------------------------------------------------ fake embedder
+@pytest.fixture()
+def fake_embedder() -> FakeEmbedder:
+    return FakeEmbedder()
+
+
+FAKE_CHUNKING = ChunkSettings(max_tokens=48, overlap_tokens=8)
+
+
+@pytest.fixture(scope="session")
+def fake_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seed corpus indexed with the fake embedder (built once per session)."""
+    target = tmp_path_factory.mktemp("fake-index") / "index"
+    build_index(SEED_CORPUS, target, FakeEmbedder(), FAKE_CHUNKING)
+    return target
+
+
+@pytest.fixture()
+def fake_service(fake_index_dir: Path) -> QAService:
+    return QAService(load_index(fake_index_dir), FakeEmbedder())
+
+
+@pytest.fixture()
+def fake_settings(fake_index_dir: Path) -> Settings:
+    return Settings(corpus_dir=SEED_CORPUS, index_dir=fake_index_dir, max_chunk_tokens=48, chunk_overlap_tokens=8)
+
+
+# ------------------------------------------------------------------ real model
+@pytest.fixture(scope="session")
+def real_embedder():
+    from qa.embedding import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder("all-MiniLM-L6-v2")
+
+
+@pytest.fixture(scope="session")
+def real_index_dir(tmp_path_factory: pytest.TempPathFactory, real_embedder) -> Path:
+    target = tmp_path_factory.mktemp("real-index") / "index"
+    build_index(SEED_CORPUS, target, real_embedder, ChunkSettings(real_embedder.max_tokens, 32))
+    return target
+
+
+@pytest.fixture(scope="session")
+def real_service(real_index_dir: Path, real_embedder) -> QAService:
+    return QAService(load_index(real_index_dir), real_embedder)
+
+
+@pytest.fixture(scope="session")
+def medquad() -> Path:
+    if not (MEDQUAD / "corpus").is_dir():
+        pytest.skip(f"MedQuAD data not found at {MEDQUAD} (optional development data set)")
+    return MEDQUAD

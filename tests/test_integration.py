@@ -1,0 +1,90 @@
+"""The real all-MiniLM-L6-v2 model and a real FAISS index over the seed corpus."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from qa.api import create_app
+from qa.chunking import chunk_embedding_text
+from qa.embedding import BUNDLED_MODEL_ID, resolve_model, verify_bundled_weights
+from qa.errors import ModelError
+from qa.service import QAService
+from qa.settings import Settings
+from tests.conftest import SEED_CORPUS
+
+pytestmark = pytest.mark.integration
+
+
+def top(service: QAService, question: str, k: int = 3):
+    return service.ask(question, k).hits
+
+
+def test_the_suite_runs_offline() -> None:
+    with pytest.raises(OSError, match="tests run offline"):
+        socket.create_connection(("93.184.216.34", 443), timeout=1)
+
+
+def test_bundled_weights_are_the_official_model(real_embedder) -> None:
+    resolved = resolve_model("all-MiniLM-L6-v2")
+    assert resolved.model_id == BUNDLED_MODEL_ID
+    verify_bundled_weights(resolved.location)  # raises on a sha256 mismatch
+    assert real_embedder.dimension == 384
+    assert real_embedder.max_tokens == 254  # 256-token window minus [CLS] and [SEP]
+
+
+def test_tampered_weights_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "model.safetensors").write_bytes(b"not the model")
+    with pytest.raises(ModelError, match="not the official all-MiniLM-L6-v2"):
+        verify_bundled_weights(str(tmp_path))
+
+
+def test_unknown_model_name_fails_without_downloading(tmp_path: Path) -> None:
+    from qa.embedding import SentenceTransformerEmbedder
+
+    embedder = SentenceTransformerEmbedder("some-org/not-a-cached-model")
+    with pytest.raises(ModelError, match="never downloads"):
+        embedder.embed(["x"])
+
+
+def test_no_chunk_is_truncated_by_the_real_model(real_service: QAService, real_embedder) -> None:
+    model = real_embedder._load()
+    for chunk in real_service.index.chunks:
+        ids = model.tokenizer(chunk_embedding_text(chunk), truncation=False)["input_ids"]
+        assert len(ids) <= model.max_seq_length, chunk.id
+
+
+def test_myeloma_dose_question_finds_the_dosage_section(real_service: QAService) -> None:
+    hits = top(real_service, "What is the recommended dose of pomalidomide for multiple myeloma?")
+    assert any(h.chunk.heading_path[:2] == ("Pomalidomide", "Dosage") for h in hits), [
+        h.chunk.heading_path for h in hits
+    ]
+
+
+def test_infection_question_finds_the_infection_article(real_service: QAService) -> None:
+    hits = top(real_service, "Should I stop pomalidomide if I get an infection?")
+    assert any(h.chunk.doc_id == "pomalidomide-infection-article" for h in hits)
+
+
+def test_scores_are_cosine_similarities_in_rank_order(real_service: QAService) -> None:
+    hits = top(real_service, "pomalidomide side effects", 10)
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True)
+    assert all(-1.0 <= s <= 1.0 for s in scores)
+
+
+def test_http_query_with_the_real_model(real_index_dir: Path, real_embedder) -> None:
+    settings = Settings(corpus_dir=SEED_CORPUS, index_dir=real_index_dir)
+    app = create_app(settings, embedder=real_embedder, load_on_startup=False)
+    app.state.holder.service = QAService.open(settings, real_embedder)
+    with TestClient(app) as client:
+        body = client.post("/query", json={"question": "Can pomalidomide be taken while pregnant?", "k": 3}).json()
+    assert body["index"]["model"] == BUNDLED_MODEL_ID
+    best = body["results"][0]
+    assert "pregnan" in (" ".join(best["heading_path"]) + best["text"]).lower()
+    path = SEED_CORPUS / best["source"]["path"]
+    source = path.read_text(encoding="utf-8")
+    assert source[best["source"]["start"] : best["source"]["end"]] == best["text"]
