@@ -62,15 +62,15 @@ class ServiceHolder:
 
 class Health(BaseModel):
     status: str = Field(description="Always 'ok' while the process serves requests.")
-    version: str
+    version: str = Field(description="Package version.")
 
 
 class Ready(BaseModel):
-    ready: bool
-    documents: int
-    chunks: int
-    model: str
-    fingerprint: str
+    ready: bool = Field(description="True: questions can be answered.")
+    documents: int = Field(description="Documents in the loaded index.")
+    chunks: int = Field(description="Passages in the loaded index.")
+    model: str = Field(description="Embedding model of the loaded index.")
+    fingerprint: str = Field(description="sha256 over the corpus files the index was built from.")
     stale: list[str] = Field(description="Why the index may be out of date with the corpus; empty when current.")
 
 

@@ -71,27 +71,27 @@ class QueryResponse(BaseModel):
     question: str = Field(description="The question as searched (surrounding whitespace removed).")
     results: list[Passage] = Field(description="Passages, best first.")
     took_ms: float = Field(description="Retrieval time in milliseconds, embedding the question included.")
-    index: IndexInfo
+    index: IndexInfo = Field(description="Which index answered.")
 
 
 class DocumentSummary(BaseModel):
-    doc_id: str
-    title: str
+    doc_id: str = Field(description="Document id: the source file's path without its extension.")
+    title: str = Field(description="Document title.")
     path: str = Field(description="Source file, relative to the corpus directory.")
-    format: Literal["markdown", "plaintext"]
+    format: Literal["markdown", "plaintext"] = Field(description="How the file was read (recognised by content).")
     chunks: int = Field(description="Number of indexed passages.")
-    last_modified: str | None
-    is_banned: bool | None
+    last_modified: str | None = Field(description="When the document was last updated, as it states.")
+    is_banned: bool | None = Field(description="The document's is_banned flag; null when it does not say.")
 
 
 class DocumentList(BaseModel):
-    total: int
-    documents: list[DocumentSummary]
+    total: int = Field(description="Number of indexed documents.")
+    documents: list[DocumentSummary] = Field(description="Documents, by id.")
 
 
 class FAQItem(BaseModel):
-    question: str
-    answer: str
+    question: str = Field(description="The question, cleaned of markup and glued-on answers.")
+    answer: str = Field(description="The answer, cleaned of its 'A:' marker and markup.")
 
 
 class OutlineItem(BaseModel):
@@ -104,14 +104,14 @@ class OutlineItem(BaseModel):
 
 class DroppedItem(BaseModel):
     rule: str = Field(description="Which site-chrome rule dropped the block.")
-    line_start: int
-    line_end: int
-    text: str
+    line_start: int = Field(description="First line of the dropped block (1-based).")
+    line_end: int = Field(description="Last line of the dropped block (1-based, inclusive).")
+    text: str = Field(description="The dropped text.")
 
 
 class DocumentDetail(DocumentSummary):
-    description: str | None
-    source_url: str | None
+    description: str | None = Field(description="The document's own summary, when it gives one.")
+    source_url: str | None = Field(description="The document's original web address, when it gives one.")
     faqs: list[FAQItem] = Field(description="Cleaned question/answer pairs from the document's frontmatter.")
     outline: list[OutlineItem] = Field(description="Sections in document order.")
     dropped: list[DroppedItem] = Field(description="Blocks left out as site chrome (plain-text pages).")
@@ -120,8 +120,8 @@ class DocumentDetail(DocumentSummary):
 
 
 class ErrorItem(BaseModel):
-    field: str
-    message: str
+    field: str = Field(description="The request field at fault ('body' for the body as a whole).")
+    message: str = Field(description="What is wrong with it and what to send instead.")
 
 
 class ErrorResponse(BaseModel):
