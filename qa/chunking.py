@@ -35,9 +35,10 @@ class ChunkSettings:
 
     max_tokens: int
     overlap_tokens: int
+    include_faq: bool = True  # False for held-out evaluation: FAQ sections are not indexed
 
-    def as_dict(self) -> dict[str, int]:
-        return {"max_tokens": self.max_tokens, "overlap_tokens": self.overlap_tokens}
+    def as_dict(self) -> dict[str, int | bool]:
+        return {"max_tokens": self.max_tokens, "overlap_tokens": self.overlap_tokens, "include_faq": self.include_faq}
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class Chunk:
     last_modified: str | None = None
     source_url: str | None = None
     is_banned: bool | None = None
+    faq: bool = False  # from an FAQ section of the document
 
 
 def embedding_text(context: str, text: str) -> str:
@@ -171,7 +173,7 @@ def chunk_document(doc: Document, settings: ChunkSettings, count: TokenCounter) 
     chunks: list[Chunk] = []
     for section in doc.sections:
         body = section.body
-        if not body.text:
+        if not body.text or (section.is_faq and not settings.include_faq):
             continue
         heading_path = (doc.title, *section.headings)
         context = _fit_context(join_path(heading_path), settings.max_tokens, count)
@@ -204,6 +206,7 @@ def chunk_document(doc: Document, settings: ChunkSettings, count: TokenCounter) 
                     last_modified=doc.last_modified,
                     source_url=doc.source_url,
                     is_banned=doc.is_banned,
+                    faq=section.is_faq,
                 )
             )
     return chunks

@@ -8,20 +8,30 @@ failed, 2: bad settings or arguments).
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import sys
 import textwrap
 import time
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from qa.baseline import baseline_from_run, gate_failures, read_baseline
+from qa.corpus import load_corpus
 from qa.errors import ConfigError, QAError
-from qa.index import MANIFEST, BuildReport
+from qa.evaluate import eval_index_dir, run_evaluation
+from qa.faqset import build_faq_set, faq_items, read_overrides, write_faq_set
+from qa.goldsets import load_eval_file, parse_lines
+from qa.index import MANIFEST, BuildReport, ensure_index
+from qa.reports import summary_tables, write_report
 from qa.schemas import query_response
-from qa.service import QAService, build, make_embedder
+from qa.search import make_retrievers
+from qa.service import QAService, build, chunk_settings, make_embedder
 from qa.settings import Settings, load_settings
 from qa.text import join_path
 
@@ -133,6 +143,160 @@ def ask_command(question: str, k: int, as_json: bool, index_dir: Path | None) ->
         snippet = textwrap.shorten(" ".join(c.text.split()), width=300, placeholder=" …")
         click.echo(textwrap.indent(textwrap.fill(snippet, width=96), "   "))
     click.echo(f"({answer.took_ms:.0f} ms)", err=True)
+
+
+DEFAULT_FAQ_FILE = Path("eval/faq.jsonl")
+DEFAULT_BASELINE = Path("eval/baseline.json")
+
+
+@main.group("eval", invoke_without_command=True)
+@corpus_option
+@click.option("--eval-file", type=click.Path(path_type=Path, dir_okay=False), help="JSONL gold set (default: FAQ set).")
+@index_option
+@click.option("--retriever", "retriever_names", default="dense", show_default=True, help="Comma-separated retrievers.")
+@click.option("--limit", type=click.IntRange(1), help="Score only the first N questions (after --sample).")
+@click.option("--sample", type=click.IntRange(1), help="Score N questions drawn at random (with --seed).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for --sample.")
+@click.option(
+    "--held-out/--full",
+    "held_out",
+    default=None,
+    help="Leave FAQ content out of the index (default: held out for the FAQ set, full for --eval-file).",
+)
+@click.option("--name", help="Report name (default from the gold set and selection).")
+@click.option("--reports", type=click.Path(path_type=Path, file_okay=False), default=Path("eval/reports"),
+              show_default=True, help="Where run reports go.")  # fmt: skip
+@click.option("--strict", is_flag=True, help="Exit 1 when the gold set has problems.")
+@click.option("--baseline", type=click.Path(path_type=Path, dir_okay=False),
+              help="Exit 1 when section Recall@5 or MRR@10 falls more than 0.02 below this baseline.")  # fmt: skip
+@click.option("--write-baseline", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write this run's figures as the new baseline.")  # fmt: skip
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@click.pass_context
+@_domain_errors
+def eval_command(
+    ctx: click.Context,
+    corpus_dir: Path | None,
+    eval_file: Path | None,
+    index_dir: Path | None,
+    retriever_names: str,
+    limit: int | None,
+    sample: int | None,
+    seed: int,
+    held_out: bool | None,
+    name: str | None,
+    reports: Path,
+    strict: bool,
+    baseline: Path | None,
+    write_baseline: Path | None,
+    quiet: bool,
+) -> None:
+    """Measure retrieval quality. With no options: the held-out FAQ evaluation on corpus/.
+
+    \b
+    qa eval                                   FAQ set (eval/faq.jsonl), FAQ content held out
+    qa eval --corpus DIR --eval-file F.jsonl  an external gold set
+    qa eval build-faq                         (re)write eval/faq.jsonl for review
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    settings = _settings(corpus_dir=corpus_dir)
+    corpus = load_corpus(settings.corpus_dir)
+    faq_mode = eval_file is None
+    held_out = faq_mode if held_out is None else held_out
+    if faq_mode:
+        own_corpus = settings.corpus_dir.resolve() == Path("corpus").resolve()
+        faq = faq_items(corpus, DEFAULT_FAQ_FILE if own_corpus else None)
+        for note in faq.notes:
+            click.echo(note, err=True)
+        items, problems = parse_lines(faq.lines)
+        source = str(DEFAULT_FAQ_FILE) if own_corpus else f"FAQ set of {settings.corpus_dir}"
+    else:
+        items, problems = load_eval_file(eval_file)
+        source = str(eval_file)
+    name = name or "-".join(
+        part
+        for part in (
+            "faq" if faq_mode else eval_file.stem,
+            f"sample{sample}-seed{seed}" if sample else "",
+            f"limit{limit}" if limit else "",
+            "heldout" if held_out else "",
+        )
+        if part
+    )
+
+    embedder = make_embedder(settings)
+    chunking = replace(chunk_settings(settings, embedder), include_faq=not held_out)
+    index_dir = index_dir or eval_index_dir(settings.index_dir.parent, settings.corpus_dir, held_out)
+    index, built, reasons = ensure_index(settings.corpus_dir, index_dir, embedder, chunking, progress=not quiet)
+    note = f"built in {built.seconds:.1f} s ({'; '.join(reasons)})" if built else "reused"
+    click.echo(f"Index {index_dir}: {note}", err=True)
+    retrievers = make_retrievers([n.strip() for n in retriever_names.split(",") if n.strip()], index, embedder)
+
+    run = run_evaluation(
+        index, items, problems, retrievers, name=name, eval_source=source, held_out=held_out,
+        corpus_dir=str(settings.corpus_dir), sample=sample, seed=seed, limit=limit, progress=not quiet,
+        index_note=note,
+    )  # fmt: skip
+    target = write_report(run, reports)
+    click.echo("")
+    click.echo(summary_tables(run))
+    click.echo("")
+    scored = len(run.reports[0].outcomes) if run.reports else 0
+    click.echo(
+        f"{scored} questions scored in {run.seconds:.1f} s; {len(run.unanswerable)} not answerable from the body; "
+        f"{len(run.problems)} problems in the gold set"
+    )
+    for problem in run.problems[:10]:
+        click.echo(f"  problem: {problem}")
+    if len(run.problems) > 10:
+        click.echo(f"  ... {len(run.problems) - 10} more in {target / 'report.md'}")
+    click.echo(f"Report: {target / 'report.md'}")
+
+    failed = False
+    if write_baseline:
+        write_baseline.write_text(json.dumps(baseline_from_run(run, run.reports[0].name), indent=2) + "\n")
+        click.echo(f"Wrote baseline {write_baseline}")
+    if baseline:
+        failures = gate_failures(run, read_baseline(baseline))
+        for failure in failures:
+            click.echo(f"GATE FAILED: {failure}", err=True)
+        click.echo("Gate passed." if not failures else "", err=True)
+        failed = bool(failures)
+    if strict and run.problems:
+        click.echo(f"--strict: {len(run.problems)} problems in the gold set", err=True)
+        failed = True
+    if failed:
+        sys.exit(1)
+
+
+@eval_command.command("build-faq")
+@corpus_option
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_FAQ_FILE, show_default=True)
+@_domain_errors
+def build_faq_command(corpus_dir: Path | None, out: Path) -> None:
+    """Extract every FAQ pair into a JSONL gold set, labelled from the answers, for review.
+
+    Hand corrections in a line's gold_override field survive regeneration."""
+    settings = _settings(corpus_dir=corpus_dir)
+    corpus = load_corpus(settings.corpus_dir)
+    overrides = read_overrides(out)
+    faq_set = build_faq_set(corpus, overrides)
+    write_faq_set(faq_set, out)
+    sources = Counter(source for row in faq_set.rows for source in row["sources"] if ":" not in source)
+    click.echo(
+        f"Wrote {len(faq_set.rows)} items to {out} from {len(corpus.documents)} documents "
+        f"({', '.join(f'{k} {v}' for k, v in sorted(sources.items()))})"
+    )
+    click.echo(f"  not answerable from the body: {len(faq_set.unanswerable)}")
+    for row in faq_set.unanswerable:
+        click.echo(f"    {row['id']}: {row['question']}")
+    kept = sum(1 for row in faq_set.rows if row["gold_override"] is not None)
+    click.echo(f"  hand corrections kept: {kept}")
+    for orphan in faq_set.orphaned_overrides:
+        click.echo(f"  warning: the override for {orphan} matches no item any more and was dropped", err=True)
+    if faq_set.merged_across_documents:
+        click.echo(f"  questions asked in several documents, merged: {faq_set.merged_across_documents}")
 
 
 @main.command("serve")

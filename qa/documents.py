@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from qa.spans import Pieces
+from qa.text import is_faq_heading
 
 Format = Literal["markdown", "plaintext"]
 
@@ -29,6 +30,11 @@ class Section:
     level: int  # Markdown heading level, 0 for text before the first heading
     heading_line: int | None  # 1-based line of the heading itself
     body: Pieces
+
+    @property
+    def is_faq(self) -> bool:
+        """Under an FAQ heading: question/answer content, left out of held-out evaluation indexes."""
+        return any(is_faq_heading(h) for h in self.headings)
 
 
 @dataclass(frozen=True)

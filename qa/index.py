@@ -29,7 +29,7 @@ import numpy as np
 
 from qa import __version__
 from qa.chunking import Chunk, ChunkSettings, chunk_documents, chunk_embedding_text
-from qa.corpus import Corpus, load_corpus
+from qa.corpus import Corpus, corpus_fingerprint, load_corpus
 from qa.documents import FAQ, Document, Dropped, SkippedFile
 from qa.embedding import Embedder
 from qa.errors import (
@@ -129,24 +129,22 @@ def _record_from_json(data: dict[str, Any]) -> DocumentRecord:
     )
 
 
-def document_record(doc: Document, chunks: list[Chunk]) -> DocumentRecord:
+def document_record(doc: Document, chunks: list[Chunk], *, include_faq: bool = True) -> DocumentRecord:
     """Pair a document with its chunks (in order) to make its stored record and outline."""
     lines = LineIndex(doc.source_text)
     pending: Iterator[Chunk] = iter(chunks)
     outline = []
     for section in doc.sections:
         ids: list[str] = []
-        line_end = section.heading_line
+        start = end = section.heading_line
         if section.body.text:
-            first = next(pending)
-            taken = [first] + [next(pending) for _ in range(first.parts - 1)]
-            ids = [c.id for c in taken]
-            _, end = section.body.source_span(0, len(section.body.text))
-            line_end = lines.line_of(end - 1)
-        start = section.heading_line
-        if start is None and section.body.text:
-            start = lines.line_of(section.body.source_span(0, 1)[0])
-        outline.append(OutlineEntry((doc.title, *section.headings), section.level, start, line_end, tuple(ids)))
+            body_start, body_end = section.body.source_span(0, len(section.body.text))
+            start = start or lines.line_of(body_start)
+            end = lines.line_of(body_end - 1)
+            if include_faq or not section.is_faq:
+                first = next(pending)
+                ids = [first.id] + [next(pending).id for _ in range(first.parts - 1)]
+        outline.append(OutlineEntry((doc.title, *section.headings), section.level, start, end, tuple(ids)))
     return DocumentRecord(
         doc_id=doc.doc_id,
         path=doc.path,
@@ -203,6 +201,17 @@ class Index:
                 f"the index at {self.path} holds {self.dimension}-dimensional vectors but the model "
                 f"gives {dimension}; rebuild it with `qa index --index {self.path}`"
             )
+
+    def differences(self, fingerprint: str, chunking: ChunkSettings, model_id: str) -> list[str]:
+        """Why this index does not match a corpus fingerprint, chunk settings and model (empty: it does)."""
+        reasons = []
+        if fingerprint != self.fingerprint:
+            reasons.append("the corpus files changed since the index was built")
+        if self.manifest.get("chunking") != chunking.as_dict():
+            reasons.append(f"chunk settings changed ({self.manifest.get('chunking')} -> {chunking.as_dict()})")
+        if model_id != self.model_id:
+            reasons.append(f"the model changed ({self.model_id} -> {model_id})")
+        return reasons
 
     def vectors(self) -> np.ndarray:
         return self.faiss.reconstruct_n(0, self.faiss.ntotal)
@@ -425,7 +434,9 @@ def build_index(
     by_doc: dict[str, list[Chunk]] = {}
     for chunk in chunks:
         by_doc.setdefault(chunk.doc_id, []).append(chunk)
-    records = [document_record(doc, by_doc.get(doc.doc_id, [])) for doc in corpus.documents]
+    records = [
+        document_record(doc, by_doc.get(doc.doc_id, []), include_faq=chunking.include_faq) for doc in corpus.documents
+    ]
     manifest: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "package_version": __version__,
@@ -458,3 +469,21 @@ def build_index(
         fingerprint=corpus.fingerprint,
         timings=timings,
     )
+
+
+def ensure_index(
+    corpus_dir: Path, index_dir: Path, embedder: Embedder, chunking: ChunkSettings, *, progress: bool = False
+) -> tuple[Index, BuildReport | None, list[str]]:
+    """Reuse the index at ``index_dir`` if it matches the corpus, chunking and model; else
+    (re)build it. Returns the index, the build report (None when reused) and why it was rebuilt."""
+    try:
+        index = load_index(index_dir)
+        reasons = index.differences(corpus_fingerprint(Path(corpus_dir)), chunking, embedder.model_id)
+    except IndexNotFoundError:
+        index, reasons = None, ["no index there yet"]
+    except (IndexCorruptError, IndexMismatchError) as exc:
+        index, reasons = None, [str(exc)]
+    if index is not None and not reasons:
+        return index, None, []
+    report = build_index(corpus_dir, index_dir, embedder, chunking, progress=progress)
+    return load_index(index_dir), report, reasons

@@ -6,11 +6,13 @@ service, the API and evaluation runs only ever see that interface.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from qa.chunking import Chunk
 from qa.embedding import Embedder
+from qa.errors import ConfigError
 from qa.index import Index
 
 
@@ -27,6 +29,25 @@ class Retriever(Protocol):
     def search(self, query: str, k: int) -> list[Hit]: ...
 
 
+RetrieverFactory = Callable[[Index, Embedder], Retriever]
+RETRIEVERS: dict[str, RetrieverFactory] = {}
+_R = TypeVar("_R")
+
+
+def register(cls: _R) -> _R:
+    """Class decorator: make a retriever available by its ``name`` (``qa eval --retriever``)."""
+    RETRIEVERS[cls.name] = cls  # type: ignore[attr-defined,assignment]
+    return cls
+
+
+def make_retrievers(names: list[str], index: Index, embedder: Embedder) -> dict[str, Retriever]:
+    unknown = [name for name in names if name not in RETRIEVERS]
+    if unknown:
+        raise ConfigError(f"unknown retriever {unknown[0]!r}; choose from {', '.join(sorted(RETRIEVERS))}")
+    return {name: RETRIEVERS[name](index, embedder) for name in names}
+
+
+@register
 class DenseRetriever:
     """Cosine similarity between the question's vector and each chunk's (exact FAISS search)."""
 

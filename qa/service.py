@@ -51,14 +51,9 @@ def build(settings: Settings, embedder: Embedder, *, progress: bool = False) -> 
 
 def stale_reasons(index: Index, settings: Settings, embedder: Embedder) -> list[str]:
     """Why the index no longer matches the configured corpus and chunking (empty when it does)."""
-    reasons = []
     corpus = Path(settings.corpus_dir)
-    if corpus.is_dir() and corpus_fingerprint(corpus) != index.fingerprint:
-        reasons.append(f"the files in {corpus} changed since the index was built")
-    wanted = chunk_settings(settings, embedder).as_dict()
-    if index.manifest.get("chunking") != wanted:
-        reasons.append(f"chunking settings changed ({index.manifest.get('chunking')} -> {wanted})")
-    return reasons
+    fingerprint = corpus_fingerprint(corpus) if corpus.is_dir() else index.fingerprint
+    return index.differences(fingerprint, chunk_settings(settings, embedder), embedder.model_id)
 
 
 def validate_question(question: str, k: int) -> str:

@@ -7,6 +7,7 @@ import re
 _EMPHASIS = re.compile(r"(\*\*|__|\*|_)")
 _SPACE = re.compile(r"\s+")
 _TRAILING_PUNCT = re.compile(r"[\s:：]+$")
+_FAQ_HEADING = re.compile(r"\bFAQs?\b|frequently asked questions|common questions", re.I)
 
 
 def collapse_space(text: str) -> str:
@@ -31,3 +32,8 @@ def heading_key(text: str) -> str:
 
 def join_path(parts: tuple[str, ...] | list[str]) -> str:
     return " › ".join(parts)
+
+
+def is_faq_heading(text: str) -> bool:
+    """``FAQs (Frequently Asked Questions)``, ``FAQ``, ``Common questions``."""
+    return bool(_FAQ_HEADING.search(text))

@@ -39,3 +39,15 @@ def test_medquad_sample_chunks_fit_the_real_model(corpus, real_embedder) -> None
         assert len(ids) <= model.max_seq_length
         doc = next(d for d in sample if d.doc_id == chunk.doc_id)
         assert doc.source_text[chunk.start : chunk.end] == chunk.text
+
+
+def test_every_medquad_gold_names_a_real_document_and_section(corpus, medquad) -> None:
+    from qa.goldsets import GoldIndex, load_eval_file
+
+    items, problems = load_eval_file(medquad / "eval.jsonl")
+    assert problems == []
+    assert len(items) == 14358
+    checked, gold_problems = GoldIndex.from_documents(corpus.documents).check(items)
+    assert gold_problems == []
+    assert len(checked) == len(items)
+    assert sum(1 for item in items if len(item.golds) > 1) == 1533  # questions with alt_gold (manifest)
