@@ -33,7 +33,8 @@ from qa.schemas import (
     document_summary,
     query_response,
 )
-from qa.service import MAX_K, QAService, stale_reasons
+from qa.search import Filters
+from qa.service import MAX_K, MODES, QAService, stale_reasons
 from qa.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -72,6 +73,8 @@ class Ready(BaseModel):
     model: str = Field(description="Embedding model of the loaded index.")
     fingerprint: str = Field(description="sha256 over the corpus files the index was built from.")
     stale: list[str] = Field(description="Why the index may be out of date with the corpus; empty when current.")
+    calibrated: bool = Field(description="Whether the match signal has thresholds for this model (else never strong).")
+    calibration_note: str = Field(description="Where the thresholds come from, or why there are none.")
 
 
 def get_service(request: Request) -> QAService:
@@ -109,9 +112,19 @@ def _field_message(error: dict[str, Any]) -> tuple[str, str]:
     if kind == "missing":
         return name, f"{name} is required"
     if kind == "extra_forbidden":
-        return name, f"unknown field {name!r}; send only 'question' and optionally 'k'"
+        if name.startswith("filters."):
+            return name, f"unknown field {name!r}; filters take 'doc_ids' and 'sections'"
+        return name, f"unknown field {name!r}; send 'question' and optionally 'k', 'mode', 'filters'"
+    if kind == "literal_error" and name == "mode":
+        return name, f"mode must be one of {', '.join(MODES)}, got {given!r}"
+    if kind == "list_type":
+        return name, f"{name} must be a JSON list of strings, got {type(given).__name__}"
+    if kind == "too_long" and name.startswith("filters."):
+        return name, f"{name} has too many entries (limit {error.get('ctx', {}).get('max_length')})"
     if kind == "json_invalid":
         return "body", f"the body is not valid JSON ({error.get('ctx', {}).get('error', 'parse error')})"
+    if kind in {"model_type", "model_attributes_type", "dict_type"} and name == "filters":
+        return name, 'filters must be an object such as {"doc_ids": ["pomalidomide-monograph"], "sections": ["Dosage"]}'
     if kind in {"model_type", "model_attributes_type", "dict_type"}:
         return "body", (
             "the body must be a JSON object sent as Content-Type: application/json, "
@@ -221,13 +234,18 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None, load_on_
             model=service.index.model_id,
             fingerprint=service.index.fingerprint,
             stale=list(holder.stale),
+            calibrated=service.index.calibration is not None,
+            calibration_note=service.index.calibration_note,
         )
 
     @app.post(
         "/query", response_model=QueryResponse, responses=_ERRORS, tags=["query"], summary="Best-matching passages"
     )
     def query(body: QueryRequest, service: QAService = Depends(get_service)) -> QueryResponse:
-        return query_response(service.ask(body.question, body.k))
+        filters = None
+        if body.filters is not None:
+            filters = Filters(tuple(body.filters.doc_ids), tuple(body.filters.sections))
+        return query_response(service.ask(body.question, body.k, body.mode, filters))
 
     @app.get(
         "/documents",

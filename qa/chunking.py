@@ -14,7 +14,8 @@ import functools
 import hashlib
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
@@ -61,6 +62,14 @@ class Chunk:
     source_url: str | None = None
     is_banned: bool | None = None
     faq: bool = False  # from an FAQ section of the document
+
+
+def chunk_to_json(chunk: Chunk) -> dict[str, Any]:
+    return asdict(chunk)
+
+
+def chunk_from_json(data: dict[str, Any]) -> Chunk:
+    return Chunk(**{**data, "heading_path": tuple(data["heading_path"])})
 
 
 def embedding_text(context: str, text: str) -> str:

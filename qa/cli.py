@@ -24,15 +24,16 @@ import click
 from qa.baseline import baseline_from_run, gate_failures, read_baseline
 from qa.corpus import load_corpus
 from qa.errors import ConfigError, QAError
-from qa.evaluate import eval_index_dir, run_evaluation
+from qa.evaluate import calibration_from, eval_index_dir, run_evaluation
 from qa.faqset import build_faq_set, faq_items, read_overrides, write_faq_set
-from qa.goldsets import load_eval_file, parse_lines
+from qa.goldsets import load_eval_file, load_negatives, parse_lines
 from qa.index import MANIFEST, BuildReport, ensure_index
 from qa.reports import summary_tables, write_report
 from qa.schemas import query_response
-from qa.search import make_retrievers
-from qa.service import QAService, build, chunk_settings, make_embedder
+from qa.search import RETRIEVERS, Filters, Searcher, make_retrievers
+from qa.service import MODES, QAService, build, chunk_settings, make_embedder, retrieval_settings
 from qa.settings import Settings, load_settings
+from qa.signal import CALIBRATION_FILE
 from qa.text import join_path
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -122,30 +123,49 @@ def index_command(corpus_dir: Path | None, index_dir: Path | None, quiet: bool) 
 
 @main.command("ask")
 @click.argument("question")
-@click.option("-k", "k", type=click.IntRange(1, 50), default=5, show_default=True, help="Passages to return.")
+@click.option("-k", "k", type=click.IntRange(1, 50), default=5, show_default=True, help="Results to return.")
+@click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True, help="Retrieval mode.")
+@click.option("--doc", "doc_ids", multiple=True, help="Only this document (repeatable).")
+@click.option("--section", "sections", multiple=True, help="Only passages under this heading (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the same JSON as POST /query.")
 @index_option
 @_domain_errors
-def ask_command(question: str, k: int, as_json: bool, index_dir: Path | None) -> None:
+def ask_command(
+    question: str,
+    k: int,
+    mode: str,
+    doc_ids: tuple[str, ...],
+    sections: tuple[str, ...],
+    as_json: bool,
+    index_dir: Path | None,
+) -> None:
     """Print the passages that best match QUESTION."""
     settings = _settings(index_dir=index_dir)
-    answer = QAService.open(settings).ask(question, k)
+    answer = QAService.open(settings).ask(question, k, mode, Filters(doc_ids, sections))
     if as_json:
         click.echo(query_response(answer).model_dump_json(indent=2))
         return
+    confidence = "" if answer.confidence is None else f" (best similarity {answer.confidence:.3f})"
+    click.echo(f"match: {answer.match}{confidence}")
+    for mention in answer.mentions:
+        click.echo(f"recognised: {mention.name} (from {mention.matched_text!r}) in {', '.join(mention.doc_ids)}")
+    if answer.unknown_drugs:
+        click.echo(f"not in the corpus: {', '.join(answer.unknown_drugs)}")
     if not answer.hits:
         click.echo("No passages found.")
     for hit in answer.hits:
         c = hit.chunk
         lines = f"{c.line_start}" if c.line_start == c.line_end else f"{c.line_start}-{c.line_end}"
-        click.echo(f"{hit.rank}. [{hit.score:.3f}] {join_path(c.heading_path)}")
-        click.echo(f"   {c.path}:{lines}")
+        kind = " FAQ" if hit.kind == "faq" else ""
+        click.echo(f"{hit.rank}.{kind} [{hit.similarity or 0:.3f}] {join_path(c.heading_path)}")
+        click.echo(f"   {c.path}:{lines}" + (f" (+{len(hit.also)} more places)" if hit.also else ""))
         snippet = textwrap.shorten(" ".join(c.text.split()), width=300, placeholder=" …")
         click.echo(textwrap.indent(textwrap.fill(snippet, width=96), "   "))
     click.echo(f"({answer.took_ms:.0f} ms)", err=True)
 
 
 DEFAULT_FAQ_FILE = Path("eval/faq.jsonl")
+DEFAULT_NEGATIVES = Path("eval/unanswerable.jsonl")
 DEFAULT_BASELINE = Path("eval/baseline.json")
 
 
@@ -153,7 +173,13 @@ DEFAULT_BASELINE = Path("eval/baseline.json")
 @corpus_option
 @click.option("--eval-file", type=click.Path(path_type=Path, dir_okay=False), help="JSONL gold set (default: FAQ set).")
 @index_option
-@click.option("--retriever", "retriever_names", default="dense", show_default=True, help="Comma-separated retrievers.")
+@click.option(
+    "--retriever",
+    "retriever_names",
+    default="hybrid",
+    show_default=True,
+    help=f"Comma-separated, from: {', '.join(RETRIEVERS)}.",
+)
 @click.option("--limit", type=click.IntRange(1), help="Score only the first N questions (after --sample).")
 @click.option("--sample", type=click.IntRange(1), help="Score N questions drawn at random (with --seed).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for --sample.")
@@ -171,6 +197,18 @@ DEFAULT_BASELINE = Path("eval/baseline.json")
               help="Exit 1 when section Recall@5 or MRR@10 falls more than 0.02 below this baseline.")  # fmt: skip
 @click.option("--write-baseline", type=click.Path(path_type=Path, dir_okay=False),
               help="Write this run's figures as the new baseline.")  # fmt: skip
+@click.option(
+    "--negatives",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Questions the corpus cannot answer, to measure the match signal (default for the FAQ set: "
+    "eval/unanswerable.jsonl).",
+)
+@click.option("--calibrate", is_flag=True, help="Set the index's match thresholds from this run (needs --negatives).")
+@click.option(
+    "--save-calibration",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write the thresholds to this file (the packaged default is qa/calibration/<model>.json).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @click.pass_context
 @_domain_errors
@@ -189,6 +227,9 @@ def eval_command(
     strict: bool,
     baseline: Path | None,
     write_baseline: Path | None,
+    negatives: Path | None,
+    calibrate: bool,
+    save_calibration: Path | None,
     quiet: bool,
 ) -> None:
     """Measure retrieval quality. With no options: the held-out FAQ evaluation on corpus/.
@@ -201,6 +242,8 @@ def eval_command(
     if ctx.invoked_subcommand is not None:
         return
     settings = _settings(corpus_dir=corpus_dir)
+    if baseline and ctx.get_parameter_source("retriever_names") is click.core.ParameterSource.DEFAULT:
+        retriever_names = ",".join(read_baseline(baseline)["retrievers"])  # run what the baseline gates
     corpus = load_corpus(settings.corpus_dir)
     faq_mode = eval_file is None
     held_out = faq_mode if held_out is None else held_out
@@ -231,13 +274,30 @@ def eval_command(
     index, built, reasons = ensure_index(settings.corpus_dir, index_dir, embedder, chunking, progress=not quiet)
     note = f"built in {built.seconds:.1f} s ({'; '.join(reasons)})" if built else "reused"
     click.echo(f"Index {index_dir}: {note}", err=True)
-    retrievers = make_retrievers([n.strip() for n in retriever_names.split(",") if n.strip()], index, embedder)
+    searcher = Searcher(index, embedder, retrieval_settings(settings))
+    retrievers = make_retrievers([n.strip() for n in retriever_names.split(",") if n.strip()], searcher)
+    if negatives is None and faq_mode and DEFAULT_NEGATIVES.is_file():
+        negatives = DEFAULT_NEGATIVES
+    unanswerable = load_negatives(negatives) if negatives else []
+    if calibrate and not unanswerable:
+        raise ConfigError("--calibrate needs questions the corpus cannot answer: pass --negatives FILE")
 
     run = run_evaluation(
-        index, items, problems, retrievers, name=name, eval_source=source, held_out=held_out,
-        corpus_dir=str(settings.corpus_dir), sample=sample, seed=seed, limit=limit, progress=not quiet,
-        index_note=note,
+        searcher, items, problems, retrievers, negatives=unanswerable, name=name, eval_source=source,
+        held_out=held_out, corpus_dir=str(settings.corpus_dir), sample=sample, seed=seed, limit=limit,
+        progress=not quiet, index_note=note,
     )  # fmt: skip
+    if calibrate:
+        chosen = "hybrid" if "hybrid" in retrievers else next(iter(retrievers))
+        calibration = calibration_from(run, chosen, index.model_id, f"{source} + {negatives}")
+        calibration.save(index.path / CALIBRATION_FILE)
+        if save_calibration:
+            save_calibration.parent.mkdir(parents=True, exist_ok=True)
+            calibration.save(save_calibration)
+        click.echo(
+            f"Calibrated {index.path}: none below {calibration.none_below}, strong from {calibration.strong_from} "
+            f"({calibration.calibrated_on})"
+        )
     target = write_report(run, reports)
     click.echo("")
     click.echo(summary_tables(run))
@@ -255,7 +315,7 @@ def eval_command(
 
     failed = False
     if write_baseline:
-        write_baseline.write_text(json.dumps(baseline_from_run(run, run.reports[0].name), indent=2) + "\n")
+        write_baseline.write_text(json.dumps(baseline_from_run(run), indent=2) + "\n")
         click.echo(f"Wrote baseline {write_baseline}")
     if baseline:
         failures = gate_failures(run, read_baseline(baseline))

@@ -20,6 +20,9 @@ class UnreadableDocument(Exception):
 class FAQ:
     question: str
     answer: str
+    origin: str = "frontmatter"  # or "body"
+    start: int | None = None  # [start, end) span of the pair in the source file
+    end: int | None = None
 
 
 @dataclass(frozen=True)

@@ -16,14 +16,14 @@ import statistics
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from qa.goldsets import EvalItem, GoldIndex, Problem, judge
-from qa.index import Index
 from qa.metrics import DEPTH, first_relevant_rank, mean_metrics, percentile, rank_metrics
-from qa.search import Retriever
+from qa.search import Retriever, Searcher
+from qa.signal import Calibration, calibrate, classify, unknown_drugs
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,8 @@ class Outcome:
     item: EvalItem
     returned: tuple[Returned, ...]
     latency_ms: float
+    confidence: float | None = None
+    match: str = "weak"
 
     @property
     def section_rank(self) -> int | None:
@@ -64,6 +66,7 @@ def _summary(outcomes: Sequence[Outcome]) -> dict[str, Any]:
 class RetrieverReport:
     name: str
     outcomes: list[Outcome]
+    negatives: list[Outcome] = field(default_factory=list)  # questions the corpus cannot answer
 
     def metrics(self) -> dict[str, Any]:
         latencies = [o.latency_ms for o in self.outcomes]
@@ -72,7 +75,23 @@ class RetrieverReport:
             **_summary(self.outcomes),
             "latency_ms": {"p50": percentile(latencies, 50), "p95": percentile(latencies, 95)},
             "mean_passage_chars": statistics.fmean(chars) if chars else 0.0,
+            "match": self.match_metrics(),
         }
+
+    def match_metrics(self) -> dict[str, Any]:
+        """How precise the strong/weak/none signal is on these questions."""
+
+        def shares(outcomes: Sequence[Outcome]) -> dict[str, float]:
+            n = len(outcomes) or 1
+            return {level: sum(o.match == level for o in outcomes) / n for level in ("strong", "weak", "none")}
+
+        strong = [o for o in self.outcomes if o.match == "strong"]
+        out: dict[str, Any] = {"answerable": shares(self.outcomes)}
+        for k in (1, 3):
+            good = sum(1 for o in strong if o.section_rank is not None and o.section_rank <= k)
+            out[f"strong_correct@{k}"] = good / len(strong) if strong else None
+        out["unanswerable"] = {"questions": len(self.negatives), **shares(self.negatives)} if self.negatives else None
+        return out
 
     def by_qtype(self) -> dict[str, dict[str, Any]]:
         groups: dict[str, list[Outcome]] = defaultdict(list)
@@ -86,7 +105,7 @@ class RetrieverReport:
 
         def badness(o: Outcome) -> tuple[int, float]:
             rank = o.section_rank
-            top = o.returned[0].score if o.returned else 0.0
+            top = o.confidence if o.confidence is not None else 0.0
             return (0, -top) if rank is None else (1, -rank)
 
         return sorted((o for o in self.outcomes if o.section_rank != 1), key=badness)[:n]
@@ -100,29 +119,65 @@ def select(items: list[EvalItem], *, sample: int | None, seed: int, limit: int |
     return items[:limit] if limit is not None else items
 
 
+def _outcome(searcher: Searcher, retriever: Retriever, item: EvalItem, depth: int) -> Outcome:
+    started = time.perf_counter()
+    query = searcher.prepare(item.question)
+    hits = retriever.search(query, depth)
+    latency = (time.perf_counter() - started) * 1000
+    returned = []
+    for hit in hits:
+        # A collapsed result shows every place its text is written: it is correct if any place is.
+        verdicts = [judge(place, item.golds) for place in hit.places]
+        c = hit.chunk
+        returned.append(
+            Returned(
+                c.id, c.doc_id, c.heading_path, hit.score, len(c.text),
+                any(v[0] for v in verdicts), any(v[1] for v in verdicts),
+            )
+        )  # fmt: skip
+    similarities = [h.similarity for h in hits if h.similarity is not None]
+    confidence = max(similarities) if similarities else None
+    unknown = unknown_drugs(item.question, searcher.known_word, [(m.start, m.end) for m in query.mentions])
+    match = classify(confidence, searcher.index.calibration, unknown_drug=bool(unknown))
+    return Outcome(item, tuple(returned), latency, confidence, match)
+
+
 def evaluate(
-    items: Sequence[EvalItem], retrievers: Mapping[str, Retriever], *, depth: int = DEPTH, progress: bool = False
+    searcher: Searcher,
+    items: Sequence[EvalItem],
+    retrievers: Mapping[str, Retriever],
+    *,
+    negatives: Sequence[EvalItem] = (),
+    depth: int = DEPTH,
+    progress: bool = False,
 ) -> list[RetrieverReport]:
     reports = []
     for name, retriever in retrievers.items():
-        iterator: Any = items
+        iterator: Any = [*items, *negatives]
         if progress:
             from tqdm import tqdm
 
-            iterator = tqdm(items, desc=f"Evaluating {name}", unit="question")
-        outcomes = []
-        for item in iterator:
-            started = time.perf_counter()
-            hits = retriever.search(item.question, depth)
-            latency = (time.perf_counter() - started) * 1000
-            returned = []
-            for hit in hits:
-                section_ok, doc_ok = judge(hit.chunk, item.golds)
-                c = hit.chunk
-                returned.append(Returned(c.id, c.doc_id, c.heading_path, hit.score, len(c.text), section_ok, doc_ok))
-            outcomes.append(Outcome(item, tuple(returned), latency))
-        reports.append(RetrieverReport(name, outcomes))
+            iterator = tqdm(iterator, desc=f"Evaluating {name}", unit="question")
+        outcomes = [_outcome(searcher, retriever, item, depth) for item in iterator]
+        reports.append(RetrieverReport(name, outcomes[: len(items)], outcomes[len(items) :]))
     return reports
+
+
+def calibration_from(run: EvalRun, retriever: str, model_id: str, source: str) -> Calibration:
+    """Match-signal thresholds from a run's answerable questions (good: a correct passage in the
+    top 3) and its unanswerable ones; see ``qa.signal.calibrate``."""
+    report = next(r for r in run.reports if r.name == retriever)
+    scored = [o for o in report.outcomes if o.confidence is not None]
+    good = [o.confidence for o in scored if (o.section_rank or 99) <= 3]
+    wrong = [o.confidence for o in scored if (o.section_rank or 99) > 3]
+    unanswerable = [o.confidence for o in report.negatives if o.confidence is not None]
+    none_below, strong_from, stats = calibrate(good, wrong, unanswerable)  # type: ignore[arg-type]
+    return Calibration(
+        model_id=model_id,
+        none_below=none_below,
+        strong_from=strong_from,
+        calibrated_on={"run": run.name, "retriever": retriever, "source": source, **stats},
+    )
 
 
 @dataclass
@@ -140,6 +195,7 @@ class EvalRun:
     selection: dict[str, Any]
     seconds: float = 0.0
     index_note: str = ""
+    calibration: dict[str, Any] | None = None
     started_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
 
     def metrics(self) -> dict[str, Any]:
@@ -157,6 +213,7 @@ class EvalRun:
                 "fingerprint": self.manifest["corpus"]["fingerprint"],
                 "chunking": self.manifest["chunking"],
                 "note": self.index_note,
+                "calibration": self.calibration,
             },
             "eval": {
                 "source": self.eval_source,
@@ -166,17 +223,19 @@ class EvalRun:
                 "not_answerable_from_body": [{"id": i.id, "question": i.question} for i in self.unanswerable],
                 "problems": [{"line": p.line, "id": p.item_id, "message": p.message} for p in self.problems],
                 "selection": self.selection,
+                "negatives": len(self.reports[0].negatives) if self.reports else 0,
             },
             "retrievers": {r.name: {**r.metrics(), "by_qtype": r.by_qtype()} for r in self.reports},
         }
 
 
 def run_evaluation(
-    index: Index,
+    searcher: Searcher,
     items: list[EvalItem],
     problems: list[Problem],
     retrievers: Mapping[str, Retriever],
     *,
+    negatives: Sequence[EvalItem] = (),
     name: str,
     eval_source: str,
     held_out: bool,
@@ -188,10 +247,11 @@ def run_evaluation(
     index_note: str = "",
 ) -> EvalRun:
     started = time.perf_counter()
+    index = searcher.index
     checked, gold_problems = GoldIndex.from_records(index.documents).check(items)
     unanswerable = [item for item in checked if not item.answerable]
     scorable = select([item for item in checked if item.answerable], sample=sample, seed=seed, limit=limit)
-    reports = evaluate(scorable, retrievers, progress=progress)
+    reports = evaluate(searcher, scorable, retrievers, negatives=negatives, progress=progress)
     return EvalRun(
         name=name,
         corpus_dir=corpus_dir,
@@ -206,6 +266,7 @@ def run_evaluation(
         selection={"sample": sample, "seed": seed if sample is not None else None, "limit": limit},
         seconds=time.perf_counter() - started,
         index_note=index_note,
+        calibration=None if index.calibration is None else asdict(index.calibration),
     )
 
 

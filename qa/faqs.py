@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from qa.documents import FAQ
-from qa.text import collapse_space
+from qa.documents import FAQ, Document
+from qa.text import collapse_space, is_faq_heading
 
 # "A:" with a closing bold marker (``A:**``/``**A:**``), anywhere; or "A:"/"Answer:" opening a line.
 _GLUED_ANSWER = re.compile(
@@ -42,8 +42,9 @@ def clean_answer(raw: str) -> str:
     return _clean(_LEADING_ANSWER.sub("", raw))
 
 
-def clean_faqs(raw: object) -> tuple[list[FAQ], list[str]]:
-    """Frontmatter ``faqs`` value -> (clean pairs, warnings naming each entry that was left out)."""
+def clean_faqs(raw: object, spans: list[tuple[int, int]] | None = None) -> tuple[list[FAQ], list[str]]:
+    """Frontmatter ``faqs`` value -> (clean pairs, warnings naming each entry that was left out).
+    ``spans`` gives each entry's place in the source file, in order."""
     if raw is None:
         return [], []
     if not isinstance(raw, list):
@@ -71,5 +72,50 @@ def clean_faqs(raw: object) -> tuple[list[FAQ], list[str]]:
             warnings.append(f"faqs entry {number} ({question!r}): repeats an earlier question, merged")
             continue
         seen.add(key)
-        pairs.append(FAQ(question=question, answer=answer))
+        start, end = spans[number - 1] if spans and number <= len(spans) else (None, None)
+        pairs.append(FAQ(question=question, answer=answer, origin="frontmatter", start=start, end=end))
     return pairs, warnings
+
+
+_QUESTION_NUMBER = re.compile(r"^\s*(?:Q(?:uestion)?\s*\d*\s*[:.)-]\s*)", re.I)
+_INLINE_Q = re.compile(r"^[ \t]*(?:\*\*|__)?[ \t]*Q(?:uestion)?\s*\d*\s*[:.]", re.M | re.I)
+_WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
+
+
+def question_key(question: str) -> str:
+    """Comparison key for questions: lower-case words only."""
+    return " ".join(_WORD.findall(question.casefold()))
+
+
+def body_faq_pairs(doc: Document) -> list[FAQ]:
+    """Question/answer pairs written in the body's FAQ sections, with their spans."""
+    pairs: list[FAQ] = []
+    for section in doc.sections:
+        if not section.is_faq or not section.body.text:
+            continue
+        text = section.body.text
+        heading = section.headings[-1]
+        if not is_faq_heading(heading):  # a subsection per question: the heading asks it
+            question = _QUESTION_NUMBER.sub("", heading).strip()
+            answer = clean_answer(text)
+            if question and answer:
+                start, end = section.body.source_span(0, len(text))
+                pairs.append(FAQ(question, answer, "body", start, end))
+            continue
+        starts = [m.start() for m in _INLINE_Q.finditer(text)]
+        for begin, end in zip(starts, [*starts[1:], len(text)], strict=True):
+            block = text[begin:end].rstrip()
+            question, answer = split_question(_QUESTION_NUMBER.sub("", block.lstrip(" \t*_")))
+            if question and answer:
+                span = section.body.source_span(begin, begin + len(block))
+                pairs.append(FAQ(question, answer, "body", *span))
+    return pairs
+
+
+def document_faqs(doc: Document) -> list[list[FAQ]]:
+    """Every FAQ pair of a document, frontmatter and body merged by question: one group of
+    copies per question, frontmatter copy first."""
+    groups: dict[str, list[FAQ]] = {}
+    for faq in [*doc.faqs, *body_faq_pairs(doc)]:
+        groups.setdefault(question_key(faq.question), []).append(faq)
+    return list(groups.values())

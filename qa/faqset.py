@@ -28,8 +28,7 @@ from typing import Any
 
 from qa.corpus import Corpus
 from qa.documents import FAQ, Document
-from qa.faqs import clean_answer, split_question
-from qa.text import is_faq_heading
+from qa.faqs import document_faqs, question_key
 
 ANSWERABLE_MIN = 0.5
 CLOSE_MARGIN = 0.1
@@ -37,8 +36,6 @@ MAX_GOLD = 3
 LABEL_METHOD = "idf-weighted share of the answer's content words found in the section"
 
 _WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
-_QUESTION_NUMBER = re.compile(r"^\s*(?:Q(?:uestion)?\s*\d*\s*[:.)-]\s*)", re.I)
-_INLINE_Q = re.compile(r"^[ \t]*(?:\*\*|__)?[ \t]*Q(?:uestion)?\s*\d*\s*[:.]", re.M | re.I)
 _STOPWORDS = frozenset(
     "a an the and or but if of to in on at by for with without from into onto as is are was were be been being "
     "it its this that these those there their them they he she his her you your we our us i me my can could "
@@ -47,10 +44,6 @@ _STOPWORDS = frozenset(
     "same also just about above after again against below between during before under over up down out off "
     "once here further while because until per via".split()
 )
-
-
-def question_key(question: str) -> str:
-    return " ".join(_WORD.findall(question.casefold()))
 
 
 def _terms(text: str) -> set[str]:
@@ -105,28 +98,6 @@ def top_sections(doc: Document) -> dict[str, str]:
     return {name: "\n\n".join(parts).strip() for name, parts in texts.items() if any(parts[1::2])}
 
 
-def body_faq_pairs(doc: Document) -> list[FAQ]:
-    """Question/answer pairs written in the body's FAQ sections."""
-    pairs: list[FAQ] = []
-    for section in doc.sections:
-        if not section.is_faq or not section.body.text:
-            continue
-        heading = section.headings[-1]
-        if not is_faq_heading(heading):  # a subsection per question: the heading asks it
-            question = _QUESTION_NUMBER.sub("", heading).strip()
-            answer = clean_answer(section.body.text)
-            if question and answer:
-                pairs.append(FAQ(question, answer))
-            continue
-        starts = [m.start() for m in _INLINE_Q.finditer(section.body.text)]
-        for begin, end in zip(starts, [*starts[1:], len(section.body.text)], strict=True):
-            block = _QUESTION_NUMBER.sub("", section.body.text[begin:end].lstrip(" \t*_"))
-            question, answer = split_question(block)
-            if question and answer:
-                pairs.append(FAQ(question, answer))
-    return pairs
-
-
 def _item_id(prefix: str, doc_id: str, question: str) -> str:
     return f"{prefix}:{doc_id}:{hashlib.sha1(question_key(question).encode()).hexdigest()[:8]}"
 
@@ -163,15 +134,8 @@ def build_faq_set(corpus: Corpus, overrides: dict[str, Any] | None = None) -> Fa
     rows: list[dict[str, Any]] = []
     for doc in corpus.documents:
         sections = top_sections(doc)
-        merged: dict[str, tuple[FAQ, list[str]]] = {}
-        for source, pairs in (("frontmatter", doc.faqs), ("body", body_faq_pairs(doc))):
-            for faq in pairs:
-                key = question_key(faq.question)
-                if key not in merged:
-                    merged[key] = (faq, [source])
-                elif source not in merged[key][1]:
-                    merged[key][1].append(source)
-        rows += [_faq_row(doc, faq, sources, sections) for faq, sources in merged.values()]
+        for group in document_faqs(doc):
+            rows.append(_faq_row(doc, group[0], list(dict.fromkeys(f.origin for f in group)), sections))
         if doc.title.rstrip().endswith("?"):
             rows.append(
                 {

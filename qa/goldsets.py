@@ -211,3 +211,25 @@ def judge(chunk: Chunk, golds: Iterable[Gold]) -> tuple[bool, bool]:
         if gold.section == ANY_SECTION or (section is not None and heading_key(section) == heading_key(gold.section)):
             section_ok = True
     return section_ok, doc_ok
+
+
+def load_negatives(path: Path) -> list[EvalItem]:
+    """Questions the corpus cannot answer: one ``{id, question, ...}`` per line."""
+    path = Path(path)
+    if not path.is_file():
+        raise EvalFileError(f"file of unanswerable questions {path} does not exist")
+    items = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            question = data["question"].strip()
+            assert question
+        except (json.JSONDecodeError, KeyError, AttributeError, TypeError, AssertionError):
+            raise EvalFileError(f"{path} line {number}: expected an object with a non-empty 'question'") from None
+        extra = {k: v for k, v in data.items() if k not in {"id", "question"}}
+        items.append(EvalItem(str(data.get("id", number)), question, (), answerable=False, line=number, extra=extra))
+    if not items:
+        raise EvalFileError(f"file of unanswerable questions {path} is empty")
+    return items

@@ -28,7 +28,15 @@ import faiss
 import numpy as np
 
 from qa import __version__
-from qa.chunking import Chunk, ChunkSettings, chunk_documents, chunk_embedding_text
+from qa.bm25 import BM25_DIR, Bm25Index
+from qa.chunking import (
+    Chunk,
+    ChunkSettings,
+    chunk_documents,
+    chunk_embedding_text,
+    chunk_from_json,
+    chunk_to_json,
+)
 from qa.corpus import Corpus, corpus_fingerprint, load_corpus
 from qa.documents import FAQ, Document, Dropped, SkippedFile
 from qa.embedding import Embedder
@@ -39,11 +47,14 @@ from qa.errors import (
     IndexMismatchError,
     IndexNotFoundError,
 )
+from qa.faq_answers import FaqStore, faq_entries
+from qa.lexicon import LEXICON_FILE, Lexicon
+from qa.signal import CALIBRATION_FILE, Calibration, default_calibration
 from qa.spans import LineIndex
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 FAISS_FILE = "index.faiss"
 CHUNKS_FILE = "chunks.jsonl"
@@ -104,14 +115,6 @@ class BuildReport:
 
 
 # ---------------------------------------------------------------- serialisation
-
-
-def chunk_to_json(chunk: Chunk) -> dict[str, Any]:
-    return asdict(chunk)
-
-
-def chunk_from_json(data: dict[str, Any]) -> Chunk:
-    return Chunk(**{**data, "heading_path": tuple(data["heading_path"])})
 
 
 def _record_from_json(data: dict[str, Any]) -> DocumentRecord:
@@ -175,6 +178,11 @@ class Index:
     faiss: Any
     chunks: list[Chunk]
     documents: dict[str, DocumentRecord]
+    bm25: Bm25Index
+    lexicon: Lexicon
+    faqs: FaqStore
+    calibration: Calibration | None = None
+    calibration_note: str = ""
 
     @property
     def model_id(self) -> str:
@@ -288,32 +296,81 @@ def load_index(index_dir: Path) -> Index:
             f"the index at {index_dir} is inconsistent: {vectors.ntotal} vectors of dimension {vectors.d}, "
             f"{len(chunks)} stored chunks, manifest says {expected_chunks} of dimension {dimension}; {rebuild}"
         )
-    return Index(index_dir, manifest, vectors, chunks, documents)
+    try:
+        bm25 = Bm25Index.load(index_dir / BM25_DIR)
+        lexicon = Lexicon.load(index_dir / LEXICON_FILE)
+        faqs = FaqStore.load(index_dir)
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise IndexCorruptError(f"the index at {index_dir} cannot be read ({exc}); {rebuild}") from None
+    if bm25.size != len(chunks):
+        raise IndexCorruptError(f"the BM25 index at {index_dir} has {bm25.size} entries, not {len(chunks)}; {rebuild}")
+    calibration, note = _load_calibration(index_dir, str(manifest["model"]["id"]))
+    return Index(index_dir, manifest, vectors, chunks, documents, bm25, lexicon, faqs, calibration, note)
+
+
+def _load_calibration(index_dir: Path, model_id: str) -> tuple[Calibration | None, str]:
+    """The index's match-signal thresholds, if there are usable ones for its model."""
+    path = index_dir / CALIBRATION_FILE
+    if not path.is_file():
+        packaged = default_calibration(model_id)
+        if packaged is not None:
+            return packaged, f"no {CALIBRATION_FILE}; using the packaged calibration for {model_id}"
+        return None, f"no {CALIBRATION_FILE}: calibrate with `qa eval --calibrate`; until then no answer is 'strong'"
+    try:
+        calibration = Calibration.load(path)
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        logger.warning("ignoring %s: %s", path, exc)
+        return None, f"{CALIBRATION_FILE} is unreadable ({exc}); recalibrate with `qa eval --calibrate`"
+    if calibration.model_id != model_id:
+        return None, f"{CALIBRATION_FILE} is for model {calibration.model_id!r}, not {model_id!r}; recalibrate"
+    return calibration, ""
 
 
 # ---------------------------------------------------------------- building
 
 
-def _write_files(
-    target: Path, chunks: list[Chunk], records: list[DocumentRecord], vectors: np.ndarray, manifest: dict[str, Any]
-) -> None:
+@dataclass
+class _Parts:
+    chunks: list[Chunk]
+    records: list[DocumentRecord]
+    vectors: np.ndarray
+    bm25: Bm25Index
+    lexicon: Lexicon
+    faqs: FaqStore
+    calibration: Calibration | None
+
+
+def _write_files(target: Path, parts: _Parts, manifest: dict[str, Any]) -> None:
+    chunks, records, vectors = parts.chunks, parts.records, parts.vectors
     flat = faiss.IndexFlatIP(vectors.shape[1])
     flat.add(vectors)
     faiss.write_index(flat, str(target / FAISS_FILE))
+    (target / BM25_DIR).mkdir()
+    parts.bm25.save(target / BM25_DIR)
+    parts.lexicon.save(target / LEXICON_FILE)
+    parts.faqs.save(target)
+    if parts.calibration is not None:
+        parts.calibration.save(target / CALIBRATION_FILE)
     with (target / CHUNKS_FILE).open("w", encoding="utf-8") as handle:
         for chunk in chunks:
             handle.write(json.dumps(chunk_to_json(chunk), ensure_ascii=False) + "\n")
     with (target / DOCUMENTS_FILE).open("w", encoding="utf-8") as handle:
         for record in records:
             handle.write(json.dumps(asdict(record), ensure_ascii=False) + "\n")
+    # Every file but the manifest and the calibration (which `qa eval --calibrate` may replace).
+    names = sorted(
+        p.relative_to(target).as_posix()
+        for p in target.rglob("*")
+        if p.is_file() and p.name not in (MANIFEST, CALIBRATION_FILE)
+    )
     manifest["files"] = {
-        name: {"bytes": (target / name).stat().st_size, "sha256": _sha256(target / name)}
-        for name in (FAISS_FILE, CHUNKS_FILE, DOCUMENTS_FILE)
+        name: {"bytes": (target / name).stat().st_size, "sha256": _sha256(target / name)} for name in names
     }
     (target / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    for name in (FAISS_FILE, CHUNKS_FILE, DOCUMENTS_FILE, MANIFEST):
-        with (target / name).open("rb") as handle:
-            os.fsync(handle.fileno())
+    for path in target.rglob("*"):
+        if path.is_file():
+            with path.open("rb") as handle:
+                os.fsync(handle.fileno())
 
 
 def _fsync_dir(path: Path) -> None:
@@ -358,14 +415,24 @@ def _text_key(text: str) -> str:
 
 
 def _previous_vectors(index_dir: Path, model_id: str) -> dict[str, np.ndarray]:
-    """Vectors of the index being replaced, keyed by the text they embed, when the model matches."""
+    """Vectors of the index being replaced, keyed by the text they embed, when its model is the
+    same. Reads only the vectors and chunk texts (checked against its manifest), so an index of an
+    older format still saves re-embedding."""
     try:
-        old = load_index(index_dir)
-        old.check_model(model_id)
-    except Exception:  # no usable previous index: embed everything
+        manifest = json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))
+        if manifest["model"]["id"] != model_id:
+            return {}
+        for name in (FAISS_FILE, CHUNKS_FILE):
+            if _sha256(index_dir / name) != manifest["files"][name]["sha256"]:
+                return {}
+        old = faiss.read_index(str(index_dir / FAISS_FILE))
+        chunks = [chunk_from_json(row) for row in _read_jsonl(index_dir / CHUNKS_FILE)]
+    except (OSError, KeyError, TypeError, ValueError, RuntimeError, IndexCorruptError):
+        return {}  # no usable previous index: embed everything
+    if old.ntotal != len(chunks):
         return {}
-    vectors = old.vectors()
-    return {_text_key(chunk_embedding_text(c)): vectors[i] for i, c in enumerate(old.chunks)}
+    vectors = old.reconstruct_n(0, old.ntotal)
+    return {_text_key(chunk_embedding_text(c)): vectors[i] for i, c in enumerate(chunks)}
 
 
 def embed_texts(embedder: Embedder, texts: list[str], *, progress: bool = False) -> np.ndarray:
@@ -431,6 +498,13 @@ def build_index(
         if key in previous:
             vectors[i] = previous[key]
 
+    mark = time.perf_counter()
+    bm25 = Bm25Index.build(texts)
+    lexicon = Lexicon.from_documents(corpus.documents)
+    entries = faq_entries(corpus.documents) if chunking.include_faq else []
+    faqs = FaqStore.build(entries, embedder.embed([e.question for e in entries]))
+    timings["bm25+lexicon+faq"] = time.perf_counter() - mark
+
     by_doc: dict[str, list[Chunk]] = {}
     for chunk in chunks:
         by_doc.setdefault(chunk.doc_id, []).append(chunk)
@@ -451,9 +525,15 @@ def build_index(
         "chunking": chunking.as_dict(),
         "faiss": {"type": "IndexFlatIP", "metric": "inner product of unit vectors (cosine)"},
         "skipped": [asdict(s) for s in corpus.skipped],
+        "retrieval": {
+            "bm25": "bm25s (Lucene BM25, k1=1.5, b=0.75) over title › heading path + text, English stems",
+            "lexicon_entities": len(lexicon),
+            "faq_answers": len(faqs),
+        },
     }
+    parts = _Parts(chunks, records, vectors, bm25, lexicon, faqs, default_calibration(embedder.model_id))
     mark = time.perf_counter()
-    write_atomically(Path(index_dir), lambda tmp: _write_files(tmp, chunks, records, vectors, manifest))
+    write_atomically(Path(index_dir), lambda tmp: _write_files(tmp, parts, manifest))
     timings["write"] = time.perf_counter() - mark
     return BuildReport(
         index_dir=Path(index_dir),

@@ -51,10 +51,31 @@ def looks_like_markdown(text: str) -> bool:
     return bool(_FRONTMATTER_START.match(text) or _ANY_HEADING.search(text))
 
 
-def _split_frontmatter(text: str) -> tuple[dict[str, object], int]:
-    """Return (frontmatter mapping, offset where the body starts)."""
+def _faq_spans(text: str, match: re.Match[str]) -> list[tuple[int, int]]:
+    """Source spans of the ``faqs`` entries, from the YAML node marks."""
+    try:
+        root = yaml.compose(match.group(1))
+    except yaml.YAMLError:
+        return []
+    if not isinstance(root, yaml.MappingNode):
+        return []
+    offset = match.start(1)
+    for key, value in root.value:
+        if getattr(key, "value", None) == "faqs" and isinstance(value, yaml.SequenceNode):
+            spans = []
+            for item in value.value:
+                start, end = offset + item.start_mark.index, offset + item.end_mark.index
+                while end > start and text[end - 1].isspace():
+                    end -= 1
+                spans.append((start, end))
+            return spans
+    return []
+
+
+def _split_frontmatter(text: str) -> tuple[dict[str, object], int, list[tuple[int, int]]]:
+    """Return (frontmatter mapping, offset where the body starts, spans of the FAQ entries)."""
     if not _FRONTMATTER_START.match(text):
-        return {}, 0
+        return {}, 0, []
     match = _FRONTMATTER.match(text)
     if match is None:
         raise UnreadableDocument("frontmatter opens with '---' on line 1 but has no closing '---' line")
@@ -70,7 +91,7 @@ def _split_frontmatter(text: str) -> tuple[dict[str, object], int]:
         data = {}
     if not isinstance(data, dict):
         raise UnreadableDocument(f"frontmatter must be a YAML mapping of fields, got {type(data).__name__}")
-    return data, match.end()
+    return data, match.end(), _faq_spans(text, match) if "faqs" in data else []
 
 
 def _headings(text: str, body_start: int) -> list[_Heading]:
@@ -128,7 +149,7 @@ def _json_safe(data: dict[str, object]) -> dict[str, object]:
 
 
 def parse_markdown(text: str, *, doc_id: str, path: str) -> Document:
-    meta, body_start = _split_frontmatter(text)
+    meta, body_start, faq_spans = _split_frontmatter(text)
     warnings: list[str] = []
     headings = _headings(text, body_start)
 
@@ -175,7 +196,7 @@ def parse_markdown(text: str, *, doc_id: str, path: str) -> Document:
     # The empty preamble (nothing before the first heading) is not a section worth keeping.
     sections = [s for s in sections if s.body.text or s.heading_line is not None]
 
-    faqs, faq_warnings = clean_faqs(meta.get("faqs"))
+    faqs, faq_warnings = clean_faqs(meta.get("faqs"), faq_spans)
     extra = _json_safe({k: v for k, v in meta.items() if k not in _KNOWN_KEYS})
     return Document(
         doc_id=doc_id,

@@ -47,6 +47,30 @@ def summary_tables(run: EvalRun) -> str:
             ]
         )
     out += _table(["retriever", "latency p50 ms", "latency p95 ms", "mean passage chars (top 10)"], rows)
+    out += ["", "Match signal (strong / weak / none)"]
+    rows = []
+    for report in run.reports:
+        m = report.match_metrics()
+        answerable, negatives = m["answerable"], m["unanswerable"]
+
+        def pct(value: float | None) -> str:
+            return "—" if value is None else f"{value:.0%}"
+
+        rows.append(
+            [
+                report.name,
+                " / ".join(pct(answerable[level]) for level in ("strong", "weak", "none")),
+                f"{pct(m['strong_correct@1'])} / {pct(m['strong_correct@3'])}",
+                " / ".join(pct(negatives[level]) for level in ("strong", "weak", "none")) if negatives else "—",
+            ]
+        )
+    headers = [
+        "retriever",
+        "answerable: strong/weak/none",
+        "strong ones correct @1/@3",
+        "unanswerable: strong/weak/none",
+    ]
+    out += _table(headers, rows)
     return "\n".join(out)
 
 
@@ -82,7 +106,9 @@ def report_markdown(run: EvalRun, chart_name: str = "recall_at_k.png") -> str:
         f"- selection: {ev['selection']}",
         "",
         "Recall@k is the share of questions with a correct passage in the top k (any gold counts); "
-        "MRR@10 and nDCG@10 use the rank of the first correct passage.",
+        "MRR@10 and nDCG@10 use the rank of the first correct passage. The match signal uses the index's "
+        f"calibration ({run.calibration and {k: run.calibration[k] for k in ('none_below', 'strong_from')}}); "
+        f"unanswerable questions: {ev.get('negatives') or 'none given'}.",
         "",
         summary_tables(run),
         "",
@@ -146,15 +172,18 @@ def write_chart(run: EvalRun, path: Path) -> None:
 def _question_rows(run: EvalRun) -> list[dict[str, Any]]:
     rows = []
     for report in run.reports:
-        for o in report.outcomes:
+        for o in [*report.outcomes, *report.negatives]:
             rows.append(
                 {
                     "retriever": report.name,
                     "id": o.item.id,
                     "question": o.item.question,
+                    "answerable": o.item.answerable,
                     "qtype": o.item.qtype,
                     "section_rank": o.section_rank,
                     "doc_rank": o.doc_rank,
+                    "confidence": None if o.confidence is None else round(o.confidence, 4),
+                    "match": o.match,
                     "latency_ms": round(o.latency_ms, 3),
                     "top": [
                         {"doc": r.doc_id, "path": list(r.heading_path), "score": round(r.score, 4), "ok": r.section_ok}

@@ -7,9 +7,23 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from qa.chunking import Chunk
 from qa.index import DocumentRecord
 from qa.search import Hit
 from qa.service import MAX_K, MAX_QUESTION_CHARS, Answer
+
+
+class QueryFilters(BaseModel):
+    """Restrict the search before ranking; k results still come back whenever that many match."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    doc_ids: list[str] = Field(default_factory=list, max_length=200, description="Only these documents.")
+    sections: list[str] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Only passages with one of these headings in their heading path (case and emphasis ignored).",
+    )
 
 
 class QueryRequest(BaseModel):
@@ -26,7 +40,13 @@ class QueryRequest(BaseModel):
         max_length=MAX_QUESTION_CHARS,
         description=f"The question, in the asker's own words (1 to {MAX_QUESTION_CHARS} characters).",
     )
-    k: int = Field(5, ge=1, le=MAX_K, description=f"How many passages to return, 1 to {MAX_K}.")
+    k: int = Field(5, ge=1, le=MAX_K, description=f"How many results to return, 1 to {MAX_K}.")
+    mode: Literal["hybrid", "dense", "bm25"] = Field(
+        "hybrid",
+        description="hybrid: dense and BM25 fused, drugs named in the question boosted (default); "
+        "dense: embedding similarity only; bm25: keyword ranking only.",
+    )
+    filters: QueryFilters | None = Field(None, description="Optional restrictions by document and section.")
 
     @field_validator("question")
     @classmethod
@@ -46,9 +66,25 @@ class Source(BaseModel):
     line_end: int = Field(description="Last line of the passage in the source file (1-based, inclusive).")
 
 
+class Place(BaseModel):
+    """One place a result's text is written."""
+
+    doc_id: str = Field(description="Document id.")
+    title: str = Field(description="Document title.")
+    heading_path: list[str] = Field(description="Title, then each heading above the text.")
+    source: Source = Field(description="Where the text is in the source file.")
+
+
 class Passage(BaseModel):
     rank: int = Field(description="1 for the best match.")
-    score: float = Field(description="Cosine similarity between question and passage, -1 to 1. Higher is closer.")
+    type: Literal["passage", "faq"] = Field(
+        description="passage: a section of a document; faq: the answer of an FAQ whose question closely "
+        "paraphrases yours (its text is the cleaned answer; its source spans the question and answer)."
+    )
+    score: float = Field(description="The ranking score of the mode (RRF score for hybrid, cosine for dense, BM25).")
+    similarity: float | None = Field(
+        description="Cosine similarity between the question and this passage (for faq: the FAQ's question), -1 to 1."
+    )
     text: str = Field(
         description="The passage. Exactly the source span, except that plain-text pages lose numbered citation markers."
     )
@@ -57,9 +93,18 @@ class Passage(BaseModel):
     title: str = Field(description="Document title.")
     heading_path: list[str] = Field(description="Title, then each heading above the passage, outermost first.")
     source: Source = Field(description="Where the passage is in the source file.")
+    sources: list[Place] = Field(
+        description="Every place this text is written (near-duplicates collapsed into one result), this one first."
+    )
     source_url: str | None = Field(description="The document's original web address, when it gives one.")
     last_modified: str | None = Field(description="When the document was last updated, as it states (ISO 8601).")
     is_banned: bool | None = Field(description="The document's is_banned flag; null when it does not say.")
+
+
+class EntityOut(BaseModel):
+    name: str = Field(description="The drug (or other named entity) as the corpus names it.")
+    matched_text: str = Field(description="The words of the question that named it (brand name, misspelling...).")
+    doc_ids: list[str] = Field(description="Documents about it; their passages are boosted in hybrid mode.")
 
 
 class IndexInfo(BaseModel):
@@ -69,7 +114,16 @@ class IndexInfo(BaseModel):
 
 class QueryResponse(BaseModel):
     question: str = Field(description="The question as searched (surrounding whitespace removed).")
-    results: list[Passage] = Field(description="Passages, best first.")
+    mode: str = Field(description="The retrieval mode used.")
+    match: Literal["strong", "weak", "none"] = Field(
+        description="Whether the results answer the question: strong (calibrated to hold a correct passage in the "
+        "top 3 about 9 times in 10), weak (related, check before relying on it), none (nothing in the corpus is "
+        "close: treat as 'not found'). A question about a drug the corpus never mentions is never strong."
+    )
+    confidence: float | None = Field(description="The best similarity among the results; what `match` is based on.")
+    entities: list[EntityOut] = Field(description="Drugs recognised in the question.")
+    unknown_drugs: list[str] = Field(description="Drug-like words of the question that the corpus never mentions.")
+    results: list[Passage] = Field(description="Results, best first.")
     took_ms: float = Field(description="Retrieval time in milliseconds, embedding the question included.")
     index: IndexInfo = Field(description="Which index answered.")
 
@@ -130,17 +184,27 @@ class ErrorResponse(BaseModel):
     errors: list[ErrorItem] | None = Field(None, description="One entry per invalid field (422 only).")
 
 
+def _source(c: Chunk) -> Source:
+    return Source(path=c.path, start=c.start, end=c.end, line_start=c.line_start, line_end=c.line_end)
+
+
 def passage(hit: Hit) -> Passage:
     c = hit.chunk
     return Passage(
         rank=hit.rank,
+        type=hit.kind,  # type: ignore[arg-type]
         score=round(hit.score, 6),
+        similarity=None if hit.similarity is None else round(hit.similarity, 6),
         text=c.text,
         chunk_id=c.id,
         doc_id=c.doc_id,
         title=c.title,
         heading_path=list(c.heading_path),
-        source=Source(path=c.path, start=c.start, end=c.end, line_start=c.line_start, line_end=c.line_end),
+        source=_source(c),
+        sources=[
+            Place(doc_id=p.doc_id, title=p.title, heading_path=list(p.heading_path), source=_source(p))
+            for p in hit.places
+        ],
         source_url=c.source_url,
         last_modified=c.last_modified,
         is_banned=c.is_banned,
@@ -150,6 +214,13 @@ def passage(hit: Hit) -> Passage:
 def query_response(answer: Answer) -> QueryResponse:
     return QueryResponse(
         question=answer.question,
+        mode=answer.mode,
+        match=answer.match,  # type: ignore[arg-type]
+        confidence=None if answer.confidence is None else round(answer.confidence, 6),
+        entities=[
+            EntityOut(name=m.name, matched_text=m.matched_text, doc_ids=list(m.doc_ids)) for m in answer.mentions
+        ],
+        unknown_drugs=list(answer.unknown_drugs),
         results=[passage(hit) for hit in answer.hits],
         took_ms=round(answer.took_ms, 3),
         index=IndexInfo(fingerprint=answer.fingerprint, model=answer.model),

@@ -13,13 +13,18 @@ from qa.corpus import corpus_fingerprint
 from qa.embedding import Embedder, SentenceTransformerEmbedder
 from qa.errors import DocumentNotFoundError, InvalidQueryError
 from qa.index import BuildReport, DocumentRecord, Index, build_index, load_index
-from qa.search import DenseRetriever, Hit, Retriever
+from qa.lexicon import Mention
+from qa.search import Filters, Hit, RetrievalSettings, Searcher, make_retrievers
 from qa.settings import Settings
+from qa.signal import classify, unknown_drugs
 
 logger = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000
 MAX_K = 50
+
+
+MODES = ("hybrid", "dense", "bm25")
 
 
 @dataclass(frozen=True)
@@ -29,10 +34,27 @@ class Answer:
     took_ms: float
     fingerprint: str
     model: str
+    mode: str = "hybrid"
+    match: str = "weak"
+    confidence: float | None = None
+    mentions: tuple[Mention, ...] = ()
+    unknown_drugs: tuple[str, ...] = ()
 
 
 def make_embedder(settings: Settings) -> SentenceTransformerEmbedder:
     return SentenceTransformerEmbedder(settings.model, device=settings.device, batch_size=settings.batch_size)
+
+
+def retrieval_settings(settings: Settings) -> RetrievalSettings:
+    return RetrievalSettings(
+        candidates=settings.candidates,
+        fusion=settings.fusion,
+        rrf_k=settings.rrf_k,
+        dense_weight=settings.dense_weight,
+        bm25_weight=settings.bm25_weight,
+        entity_boost=settings.entity_boost,
+        faq_min_similarity=settings.faq_min_similarity,
+    )
 
 
 def chunk_settings(settings: Settings, embedder: Embedder) -> ChunkSettings:
@@ -56,7 +78,7 @@ def stale_reasons(index: Index, settings: Settings, embedder: Embedder) -> list[
     return index.differences(fingerprint, chunk_settings(settings, embedder), embedder.model_id)
 
 
-def validate_question(question: str, k: int) -> str:
+def validate_question(question: str, k: int, mode: str = "hybrid") -> str:
     question = question.strip()
     if not question:
         raise InvalidQueryError("the question is empty; ask something like 'What is the dose of pomalidomide?'")
@@ -64,33 +86,46 @@ def validate_question(question: str, k: int) -> str:
         raise InvalidQueryError(f"the question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}")
     if not 1 <= k <= MAX_K:
         raise InvalidQueryError(f"k must be between 1 and {MAX_K}, got {k}")
+    if mode not in MODES:
+        raise InvalidQueryError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     return question
 
 
 class QAService:
-    def __init__(self, index: Index, embedder: Embedder, retriever: Retriever | None = None) -> None:
+    def __init__(self, index: Index, embedder: Embedder, retrieval: RetrievalSettings | None = None) -> None:
         index.check_model(embedder.model_id, embedder.dimension)
         self.index = index
         self.embedder = embedder
-        self.retriever = retriever or DenseRetriever(index, embedder)
+        self.searcher = Searcher(index, embedder, retrieval)
+        self.retrievers = make_retrievers(list(MODES), self.searcher)
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None) -> QAService:
         index = load_index(settings.index_dir)
         embedder = embedder or make_embedder(settings)
         index.check_model(embedder.model_id)  # before loading a model we would not use
-        return cls(index, embedder)
+        return cls(index, embedder, retrieval_settings(settings))
 
     def warm_up(self) -> None:
         """Load the model and run one query so the first real question is not slow."""
-        self.retriever.search("warm-up", 1)
+        self.ask("warm-up", 1)
 
-    def ask(self, question: str, k: int = 5) -> Answer:
-        question = validate_question(question, k)
+    def ask(self, question: str, k: int = 5, mode: str = "hybrid", filters: Filters | None = None) -> Answer:
+        question = validate_question(question, k, mode)
         started = time.perf_counter()
-        hits = self.retriever.search(question, k)
+        query = self.searcher.prepare(question, filters)
+        hits = self.retrievers[mode].search(query, k)
+        hits = self.searcher.with_faq_answer(query, hits, k, filters)
+        similarities = [h.similarity for h in hits if h.similarity is not None]
+        confidence = max(similarities) if similarities else None
+        named = [(m.start, m.end) for m in query.mentions]
+        unknown = unknown_drugs(question, self.searcher.known_word, named)
+        match = classify(confidence, self.index.calibration, unknown_drug=bool(unknown))
         took_ms = (time.perf_counter() - started) * 1000
-        return Answer(question, hits, took_ms, self.index.fingerprint, self.index.model_id)
+        return Answer(
+            question, hits, took_ms, self.index.fingerprint, self.index.model_id, mode, match, confidence,
+            tuple(query.mentions), tuple(unknown),
+        )  # fmt: skip
 
     def documents(self) -> list[DocumentRecord]:
         return sorted(self.index.documents.values(), key=lambda d: d.doc_id)

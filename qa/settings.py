@@ -12,8 +12,10 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from qa.errors import ConfigError
+from qa.fusion import RetrievalSettings
 
 _DEVICE = re.compile(r"^(cpu|mps|cuda(:\d+)?)$")
+_R = RetrievalSettings()
 
 
 class Settings(BaseSettings):
@@ -45,6 +47,17 @@ class Settings(BaseSettings):
     chunk_overlap_tokens: int = Field(
         32, ge=0, le=1024, description="Word pieces shared by consecutive pieces of a long section."
     )
+    fusion: str = Field(_R.fusion, description="How hybrid retrieval combines rankings: rrf or weighted.")
+    rrf_k: float = Field(_R.rrf_k, gt=0, le=10_000, description="k of reciprocal-rank fusion: w / (k + rank).")
+    dense_weight: float = Field(_R.dense_weight, ge=0, le=100, description="Weight of the dense ranking in fusion.")
+    bm25_weight: float = Field(_R.bm25_weight, ge=0, le=100, description="Weight of the BM25 ranking in fusion.")
+    entity_boost: float = Field(
+        _R.entity_boost, ge=0, le=100, description="Boost for chunks of drugs named in the question (rank-1 RRF units)."
+    )
+    candidates: int = Field(_R.candidates, ge=10, le=10_000, description="Candidates per ranking before fusion.")
+    faq_min_similarity: float = Field(
+        _R.faq_min_similarity, ge=0, le=1.01, description="Cosine between question and an FAQ question to return it."
+    )
     host: str = Field("127.0.0.1", description="Address `qa serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `qa serve` listens on.")
     log_level: str = Field("info", description="critical, error, warning, info or debug.")
@@ -63,6 +76,14 @@ class Settings(BaseSettings):
         value = value.strip().lower()
         if not _DEVICE.match(value):
             raise ValueError(f"unknown torch device {value!r}; use cpu, cuda, cuda:N or mps")
+        return value
+
+    @field_validator("fusion")
+    @classmethod
+    def _fusion_known(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in {"rrf", "weighted"}:
+            raise ValueError(f"unknown fusion {value!r}; use rrf or weighted")
         return value
 
     @field_validator("log_level")

@@ -21,6 +21,7 @@ class FakeEmbedder:
         self._max_tokens = max_tokens
         self._model_id = model_id
         self.calls = 0
+        self.texts_embedded = 0
 
     @property
     def model_id(self) -> str:
@@ -39,6 +40,7 @@ class FakeEmbedder:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         self.calls += 1
+        self.texts_embedded += len(texts)
         out = np.zeros((len(texts), self._dimension), dtype=np.float32)
         for row, text in enumerate(texts):
             for token in _TOKEN.findall(text.lower())[: self._max_tokens]:

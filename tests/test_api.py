@@ -76,12 +76,23 @@ def test_query_returns_attributed_passages(client: TestClient, fake_service: QAS
     assert response.status_code == 200
     body = response.json()
     assert body["question"] == "Should I stop Imnovid during an infection?"
+    assert body["mode"] == "hybrid" and body["match"] in {"strong", "weak", "none"}
+    assert body["entities"] == [
+        {
+            "name": "Pomalidomide",
+            "matched_text": "Imnovid",
+            "doc_ids": ["pomalidomide-infection-article", "pomalidomide-monograph"],
+        }
+    ]
     assert [r["rank"] for r in body["results"]] == [1, 2, 3]
     assert body["index"] == {"fingerprint": fake_service.index.fingerprint, "model": "fake/hashing-bow"}
     assert body["took_ms"] >= 0
     for result in body["results"]:
         assert set(result) == {
             "rank",
+            "type",
+            "similarity",
+            "sources",
             "score",
             "text",
             "chunk_id",
@@ -127,6 +138,12 @@ def test_k_larger_than_the_index_returns_everything(client: TestClient, fake_ser
         ({"question": None}, "question must be a JSON string"),
         ({}, "question is required"),
         ({"question": "dose?", "top_k": 3}, "unknown field 'top_k'"),
+        ({"question": "dose?", "mode": "semantic"}, "mode must be one of hybrid, dense, bm25, got 'semantic'"),
+        ({"question": "dose?", "filters": ["x"]}, "filters must be an object"),
+        ({"question": "dose?", "filters": {"doc_ids": "x"}}, "filters.doc_ids must be a JSON list"),
+        ({"question": "dose?", "filters": {"doc": ["x"]}}, "unknown field 'filters.doc'"),
+        ({"question": "dose?", "filters": {"doc_ids": ["aspirin"]}}, "no document 'aspirin'"),
+        ({"question": "dose?", "filters": {"sections": ["Nope"]}}, "no section is headed 'Nope'"),
         (["dose?"], "must be a JSON object"),
         ("dose?", "must be a JSON object"),
     ],
@@ -220,3 +237,28 @@ def test_openapi_documents_every_field(client: TestClient) -> None:
     k = schemas["QueryRequest"]["properties"]["k"]
     assert (k["minimum"], k["maximum"], k["default"]) == (1, 50, 5)
     assert "422" in spec["paths"]["/query"]["post"]["responses"]
+
+
+def test_mode_filters_and_faq_results_over_http(client: TestClient) -> None:
+    body = client.post(
+        "/query",
+        json={
+            "question": "antibiotics",
+            "k": 3,
+            "mode": "bm25",
+            "filters": {"doc_ids": ["pomalidomide-infection-article"]},
+        },
+    ).json()
+    assert body["mode"] == "bm25"
+    assert {r["doc_id"] for r in body["results"]} == {"pomalidomide-infection-article"}
+    faq = client.post("/query", json={"question": "What is the recommended dosage for Pomalidomide?"}).json()
+    first = faq["results"][0]
+    assert first["type"] == "faq"
+    assert len(first["sources"]) >= 2 and first["sources"][0]["source"] == first["source"]
+    assert all(r["type"] == "passage" for r in faq["results"][1:])
+
+
+def test_ready_reports_the_calibration(client: TestClient) -> None:
+    ready = client.get("/ready").json()
+    assert ready["calibrated"] is False  # nothing is calibrated for the fake model
+    assert "qa eval --calibrate" in ready["calibration_note"]

@@ -46,7 +46,8 @@ def test_index_then_ask(runner: CliRunner, tmp_path: Path, with_real_embedder) -
 
     result = runner.invoke(cli.main, ["ask", "pomalidomide dose for myeloma", "-k", "2", "--index", str(index)])
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("1. [")
+    assert result.output.startswith("match: ")
+    assert "\n1. " in result.output and "recognised: Pomalidomide" in result.output
     assert "pomalidomide-monograph.md:" in result.output
 
     result = runner.invoke(cli.main, ["ask", "pomalidomide dose", "--json", "-k", "2", "--index", str(index)])

@@ -85,12 +85,12 @@ def test_baseline_gate_fails_the_command(project: Path) -> None:
     assert invoke("-q", "--write-baseline", "base.json").exit_code == 0
     assert invoke("-q", "--baseline", "base.json").exit_code == 0
     base = json.loads((project / "base.json").read_text())
-    base["metrics"]["section"]["mrr@10"] = 1.5
+    base["retrievers"]["hybrid"]["mrr@10"] = 1.5
     (project / "base.json").write_text(json.dumps(base))
     result = invoke("-q", "--baseline", "base.json")
     assert result.exit_code == 1 and "GATE FAILED: section mrr@10" in result.output
 
 
 def test_unknown_retriever_exits_2(project: Path) -> None:
-    result = invoke("--retriever", "dense,nope")
+    result = invoke("--retriever", "hybrid,nope")
     assert result.exit_code == 2 and "unknown retriever 'nope'" in result.output

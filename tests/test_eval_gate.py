@@ -13,7 +13,7 @@ from qa.chunking import ChunkSettings
 from qa.evaluate import run_evaluation
 from qa.goldsets import load_eval_file
 from qa.index import build_index, load_index
-from qa.search import make_retrievers
+from qa.search import Searcher, make_retrievers
 from tests.conftest import ROOT, SEED_CORPUS
 
 pytestmark = pytest.mark.integration
@@ -28,9 +28,10 @@ def held_out_run(tmp_path: Path, embedder):
     index = load_index(tmp_path / "index")
     items, problems = load_eval_file(FAQ_FILE)
     assert problems == []
-    retrievers = make_retrievers(["dense"], index, embedder)
+    searcher = Searcher(index, embedder)
+    retrievers = make_retrievers(list(read_baseline(BASELINE)["retrievers"]), searcher)
     options = {"name": "gate", "eval_source": str(FAQ_FILE), "held_out": True, "corpus_dir": str(SEED_CORPUS)}
-    return run_evaluation(index, items, problems, retrievers, **options)
+    return run_evaluation(searcher, items, problems, retrievers, **options)
 
 
 def test_held_out_faq_evaluation_meets_the_baseline(tmp_path: Path, real_embedder) -> None:

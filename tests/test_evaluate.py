@@ -13,7 +13,7 @@ from qa.faqset import build_faq_set
 from qa.goldsets import parse_lines
 from qa.index import build_index, ensure_index, load_index
 from qa.reports import summary_tables, write_report
-from qa.search import DenseRetriever, make_retrievers
+from qa.search import DenseRetriever, Searcher, make_retrievers
 from tests.conftest import FAKE_CHUNKING, SEED_CORPUS
 from tests.fakes import FakeEmbedder
 
@@ -34,9 +34,10 @@ def faq_lines() -> list[str]:
 
 def run(index, lines, **kwargs):
     items, problems = parse_lines(lines)
-    retrievers = {"dense": DenseRetriever(index, FakeEmbedder())}
+    searcher = Searcher(index, FakeEmbedder())
+    retrievers = {"dense": DenseRetriever(searcher)}
     options = {"name": "t", "eval_source": "test", "held_out": True, "corpus_dir": str(SEED_CORPUS), **kwargs}
-    return run_evaluation(index, items, problems, retrievers, **options)
+    return run_evaluation(searcher, items, problems, retrievers, **options)
 
 
 def test_held_out_index_has_no_faq_content(held_out_index) -> None:
@@ -123,13 +124,14 @@ def test_report_files(held_out_index, faq_lines, tmp_path: Path) -> None:
 
 def test_gate_compares_against_the_baseline(held_out_index, faq_lines) -> None:
     result = run(held_out_index, faq_lines)
-    baseline = baseline_from_run(result, "dense")
+    baseline = baseline_from_run(result)
+    assert set(baseline["retrievers"]) == {"dense"}
     assert gate_failures(result, baseline) == []
     raised = json.loads(json.dumps(baseline))
-    raised["metrics"]["section"]["mrr@10"] = min(1.0, result.reports[0].metrics()["section"]["mrr@10"] + 0.05)
+    raised["retrievers"]["dense"]["mrr@10"] = min(1.0, result.reports[0].metrics()["section"]["mrr@10"] + 0.05)
     assert "mrr@10" in gate_failures(result, raised)[0]
-    raised["retriever"] = "bm25"
-    assert "no 'bm25' retriever" in gate_failures(result, raised)[0]
+    raised["retrievers"]["bm25"] = raised["retrievers"]["dense"]
+    assert any("no 'bm25' retriever" in f for f in gate_failures(result, raised))
 
 
 def test_ensure_index_reuses_a_matching_index_and_rebuilds_a_stale_one(tmp_path: Path) -> None:
@@ -153,5 +155,5 @@ def test_eval_index_dirs_differ_by_corpus_and_mode(tmp_path: Path) -> None:
 def test_unknown_retriever_is_named(held_out_index) -> None:
     from qa.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="unknown retriever 'sparse'; choose from dense"):
-        make_retrievers(["dense", "sparse"], held_out_index, FakeEmbedder())
+    with pytest.raises(ConfigError, match="unknown retriever 'sparse'; choose from bm25, bm25-bare, dense"):
+        make_retrievers(["dense", "sparse"], Searcher(held_out_index, FakeEmbedder()))

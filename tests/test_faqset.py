@@ -4,8 +4,8 @@ import json
 from pathlib import Path
 
 from qa.corpus import load_corpus, parse_document
+from qa.faqs import body_faq_pairs
 from qa.faqset import (
-    body_faq_pairs,
     build_faq_set,
     faq_items,
     label_answer,

@@ -9,7 +9,7 @@ import pytest
 
 from qa.errors import ConfigError, CorpusError, IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from qa.index import MANIFEST, build_index, load_index
-from qa.search import DenseRetriever
+from qa.search import DenseRetriever, Searcher
 from tests.conftest import FAKE_CHUNKING, SEED_CORPUS
 from tests.fakes import FakeEmbedder
 
@@ -28,8 +28,13 @@ def test_saved_index_loads_with_everything_it_needs(fake_index_dir: Path) -> Non
         "index.faiss",
         "chunks.jsonl",
         "documents.jsonl",
+        "bm25",
+        "lexicon.json",
+        "faqs.jsonl",
+        "faqs.faiss",
         MANIFEST,
     }
+    assert set(manifest["files"]) >= {"index.faiss", "bm25/vocab.index.json", "lexicon.json", "faqs.faiss"}
     assert manifest["model"] == {"id": "fake/hashing-bow", "dimension": 64, "max_tokens": 48}
     assert manifest["counts"]["documents"] == 2 == len(index.documents)
     assert manifest["counts"]["chunks"] == len(index.chunks) == index.faiss.ntotal
@@ -49,7 +54,8 @@ def test_vectors_are_unit_length_and_searchable(fake_index_dir: Path) -> None:
     index = load_index(fake_index_dir)
     norms = np.linalg.norm(index.vectors(), axis=1)
     assert np.allclose(norms, 1.0, atol=1e-5)
-    hits = DenseRetriever(index, FakeEmbedder()).search("Imnovid infection discontinue", 3)
+    searcher = Searcher(index, FakeEmbedder())
+    hits = DenseRetriever(searcher).search(searcher.prepare("Imnovid infection discontinue"), 3)
     assert [h.rank for h in hits] == [1, 2, 3]
     assert hits[0].score >= hits[1].score >= hits[2].score
 
@@ -62,7 +68,9 @@ def test_missing_index_is_refused_with_the_command_to_build_it(tmp_path: Path) -
         load_index(tmp_path / "empty")
 
 
-@pytest.mark.parametrize("name", ["index.faiss", "chunks.jsonl", "documents.jsonl"])
+@pytest.mark.parametrize(
+    "name", ["index.faiss", "chunks.jsonl", "documents.jsonl", "bm25/data.csc.index.npy", "lexicon.json", "faqs.jsonl"]
+)
 def test_changed_or_truncated_file_is_refused(index_copy: Path, name: str) -> None:
     path = index_copy / name
     data = path.read_bytes()
@@ -94,7 +102,7 @@ def test_future_format_version_is_refused(index_copy: Path) -> None:
 def test_index_built_with_another_model_is_refused(fake_index_dir: Path) -> None:
     index = load_index(fake_index_dir)
     with pytest.raises(IndexMismatchError, match="fake/hashing-bow") as caught:
-        DenseRetriever(index, FakeEmbedder(model_id="other/model"))
+        Searcher(index, FakeEmbedder(model_id="other/model"))
     assert "QA_MODEL" in str(caught.value)
     with pytest.raises(IndexMismatchError, match=r"64-dimensional"):
         index.check_model("fake/hashing-bow", 32)
@@ -106,10 +114,13 @@ class ExplodingEmbedder(FakeEmbedder):
 
 
 def test_a_crashed_build_leaves_the_previous_index_intact(index_copy: Path) -> None:
-    before = {p.name: p.read_bytes() for p in index_copy.iterdir()}
+    def snapshot() -> dict[str, bytes]:
+        return {str(p.relative_to(index_copy)): p.read_bytes() for p in index_copy.rglob("*") if p.is_file()}
+
+    before = snapshot()
     with pytest.raises(RuntimeError, match="simulated crash"):
         build_index(SEED_CORPUS, index_copy, ExplodingEmbedder(model_id="other/model"), FAKE_CHUNKING)
-    assert {p.name: p.read_bytes() for p in index_copy.iterdir()} == before
+    assert snapshot() == before
     assert load_index(index_copy).manifest["counts"]["chunks"] > 0
     leftovers = [p.name for p in index_copy.parent.iterdir() if p.name != "index"]
     assert leftovers == []
@@ -119,7 +130,8 @@ def test_rebuild_replaces_the_index_and_reuses_unchanged_vectors(index_copy: Pat
     embedder = FakeEmbedder()
     report = build_index(SEED_CORPUS, index_copy, embedder, FAKE_CHUNKING)
     assert report.reused_vectors == report.chunks
-    assert embedder.calls == 0
+    # Only the FAQ questions (for FAQ answers) are embedded again; no chunk is.
+    assert embedder.texts_embedded == len(load_index(index_copy).faqs) == 10
     assert load_index(index_copy).manifest["counts"]["chunks"] == report.chunks
 
 

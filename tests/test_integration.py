@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from qa.embedding import BUNDLED_MODEL_ID, resolve_model, verify_bundled_weights
 from qa.errors import ModelError
 from qa.service import QAService
 from qa.settings import Settings
-from tests.conftest import SEED_CORPUS
+from tests.conftest import ROOT, SEED_CORPUS
 
 pytestmark = pytest.mark.integration
 
@@ -85,6 +86,35 @@ def test_http_query_with_the_real_model(real_index_dir: Path, real_embedder) -> 
     assert body["index"]["model"] == BUNDLED_MODEL_ID
     best = body["results"][0]
     assert "pregnan" in (" ".join(best["heading_path"]) + best["text"]).lower()
-    path = SEED_CORPUS / best["source"]["path"]
-    source = path.read_text(encoding="utf-8")
-    assert source[best["source"]["start"] : best["source"]["end"]] == best["text"]
+    for result in body["results"]:
+        source = (SEED_CORPUS / result["source"]["path"]).read_text(encoding="utf-8")
+        span = source[result["source"]["start"] : result["source"]["end"]]
+        if result["type"] == "passage":
+            assert span == result["text"]
+        else:  # an FAQ answer: the span holds the question and the answer as written
+            assert " ".join(result["text"].split()[:6]) in " ".join(span.split())
+
+
+def test_imnovid_question_ranks_the_infection_article_first(real_service: QAService) -> None:
+    answer = real_service.ask("Should I stop Imnovid during an infection?", 5)
+    assert answer.hits[0].chunk.doc_id == "pomalidomide-infection-article"
+    assert "Pomalidomide" in [m.name for m in answer.mentions]
+    assert answer.match == "strong"
+
+
+UNANSWERABLE = [json.loads(line) for line in (ROOT / "eval" / "unanswerable.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("row", UNANSWERABLE, ids=[row["id"] for row in UNANSWERABLE])
+def test_questions_the_corpus_cannot_answer_are_not_strong(real_service: QAService, row: dict) -> None:
+    answer = real_service.ask(row["question"], 5)
+    assert answer.match in {"none", "weak"}
+    if row["category"] == "off-topic":
+        assert answer.match == "none"
+
+
+def test_misspelled_drug_and_faq_paraphrase(real_service: QAService) -> None:
+    answer = real_service.ask("what dose of pomalidomid is recomended", 3)
+    assert [m.name for m in answer.mentions] == ["Pomalidomide"]
+    assert answer.hits[0].kind == "faq"
+    assert answer.hits[0].chunk.heading_path[-1] == "What is the recommended dosage for Pomalidomide?"
