@@ -1,6 +1,6 @@
 """HTTP query latency benchmark: serves an index on a loopback port (in this process,
-with uvicorn) and sends POST /query requests one after another over a kept-alive
-connection. Prints p50/p95 of the client-side latency and of the server's took_ms.
+with uvicorn) and sends POST /query (or, with --chat, POST /chat) requests one after
+another over a kept-alive connection. Prints p50/p95 of the client-side latency and of the server's took_ms.
 
     python eval/bench_query.py --index index/default --requests 200
 
@@ -39,6 +39,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("-k", type=int, default=5)
+    parser.add_argument("--chat", action="store_true", help="POST /chat (one-turn JSON) instead of /query")
     args = parser.parse_args()
 
     index = load_index(args.index)
@@ -69,7 +70,11 @@ def main() -> None:
         for i in range(args.warmup + args.requests):
             question = next(cycle)
             started = time.perf_counter()
-            response = client.post("/query", json={"question": question, "k": args.k})
+            if args.chat:
+                body = {"messages": [{"role": "user", "content": question}], "k": args.k}
+                response = client.post("/chat", json=body)
+            else:
+                response = client.post("/query", json={"question": question, "k": args.k})
             elapsed = (time.perf_counter() - started) * 1000
             response.raise_for_status()
             if i >= args.warmup:
@@ -81,10 +86,9 @@ def main() -> None:
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs; {len(wall)} requests, {len(set(questions))} questions"
     )
-    print(
-        f"POST /query latency (client, ms): p50 {percentile(wall, 0.5):.1f}  p95 {percentile(wall, 0.95):.1f}"
-        f"  mean {statistics.mean(wall):.1f}"
-    )
+    endpoint = "/chat" if args.chat else "/query"
+    p50, p95 = percentile(wall, 0.5), percentile(wall, 0.95)
+    print(f"POST {endpoint} latency (client, ms): p50 {p50:.1f}  p95 {p95:.1f}  mean {statistics.mean(wall):.1f}")
     print(f"server took_ms:                    p50 {percentile(took, 0.5):.1f}  p95 {percentile(took, 0.95):.1f}")
 
 

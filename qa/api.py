@@ -6,36 +6,51 @@ once and ``/ready`` says when questions can be answered.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from qa import __version__
+from qa.chat import NOT_COVERED, Message, Turn, compose, retrieve
 from qa.embedding import Embedder
 from qa.errors import DocumentNotFoundError, InvalidQueryError, QAError
 from qa.schemas import (
+    ChatRequest,
+    ChatResponse,
     DocumentDetail,
     DocumentList,
     ErrorResponse,
     QueryRequest,
     QueryResponse,
+    chat_citation,
+    chat_context,
+    chat_response,
     document_detail,
     document_summary,
     query_response,
 )
 from qa.search import Filters
-from qa.service import MAX_K, MODES, QAService, stale_reasons
+from qa.service import MODES, QAService, stale_reasons
 from qa.settings import Settings
+from qa.views import SCRIPT as VIEW_SCRIPT
+from qa.views import STYLE as VIEW_STYLE
+from qa.views import render_document
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +129,11 @@ def _field_message(error: dict[str, Any]) -> tuple[str, str]:
     if kind == "extra_forbidden":
         if name.startswith("filters."):
             return name, f"unknown field {name!r}; filters take 'doc_ids' and 'sections'"
-        return name, f"unknown field {name!r}; send 'question' and optionally 'k', 'mode', 'filters'"
+        if name.startswith("messages."):
+            return name, f"unknown field {name!r}; a message has 'role' and 'content'"
+        if name == "messages" or name.startswith("messages"):
+            return name, f"unknown field {name!r}"
+        return name, f"unknown field {name!r}; see /docs for the fields this endpoint takes"
     if kind == "literal_error" and name == "mode":
         return name, f"mode must be one of {', '.join(MODES)}, got {given!r}"
     if kind == "list_type":
@@ -133,9 +152,17 @@ def _field_message(error: dict[str, Any]) -> tuple[str, str]:
     if kind == "string_type":
         return name, f"{name} must be a JSON string, got {type(given).__name__}"
     if kind in {"int_type", "int_parsing", "int_from_float"}:
-        return name, f"{name} must be a whole number from 1 to {MAX_K}, got {given!r}"
-    if kind in {"greater_than_equal", "less_than_equal"} and name == "k":
-        return name, f"k must be from 1 to {MAX_K}, got {given!r}"
+        return name, f"{name} must be a whole number, got {given!r}"
+    if kind == "greater_than_equal":
+        return name, f"{name} must be at least {error.get('ctx', {}).get('ge')}, got {given!r}"
+    if kind == "less_than_equal":
+        return name, f"{name} must be at most {error.get('ctx', {}).get('le')}, got {given!r}"
+    if kind == "literal_error" and name.endswith(".role"):
+        return name, f"{name} must be 'user' or 'assistant', got {given!r}"
+    if kind == "too_short" and name == "messages":
+        return name, "messages is empty; send at least one {role: 'user', content: ...}"
+    if kind == "too_long" and name == "messages":
+        return name, f"messages has {len(given)} entries; send at most {error.get('ctx', {}).get('max_length')}"
     if kind == "string_too_long":
         limit = error.get("ctx", {}).get("max_length")
         return name, f"{name} is {len(given)} characters; the limit is {limit}"
@@ -147,6 +174,57 @@ def _field_message(error: dict[str, Any]) -> tuple[str, str]:
 def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
     headers = {"Retry-After": "5"} if status == 503 else None
     return JSONResponse({"error": code, "message": message, **extra}, status_code=status, headers=headers)
+
+
+_WEB = resources.files("qa") / "web"
+_SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def _csp_hash(source: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode()).digest()).decode() + "'"
+
+
+def _sse(event: str, data: dict[str, Any]) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+async def chat_events(
+    service: QAService, turn: Turn, is_disconnected: Callable[[], Awaitable[bool]]
+) -> AsyncIterator[str]:
+    """The SSE stream of a chat turn: ``meta``, then one ``answer`` event per quoted sentence,
+    then ``citations``, then ``done``. Composing the answer (which embeds candidate sentences)
+    only happens if the client is still connected after ``meta``; a client that leaves stops
+    the stream at the next event."""
+    reply = turn.reply
+    context = chat_context(reply)
+    yield _sse(
+        "meta",
+        {
+            "question": reply.question,
+            "match": reply.match,
+            "context": None if context is None else context.model_dump(),
+            "entities": [
+                {"name": m.name, "matched_text": m.matched_text, "doc_ids": list(m.doc_ids)} for m in reply.mentions
+            ],
+        },
+    )
+    if await is_disconnected():
+        return
+    reply = await run_in_threadpool(compose, service, turn)
+    sentences = [(f"{s.text} [{s.citation}]", s.citation) for s in reply.sentences] or [(NOT_COVERED, None)]
+    for text, citation in sentences:
+        if await is_disconnected():
+            return
+        yield _sse("answer", {"text": text, "citation": citation})
+    yield _sse(
+        "citations",
+        {
+            "citations": [chat_citation(c).model_dump() for c in reply.citations],
+            "note": reply.note,
+            "disclaimer": reply.disclaimer,
+        },
+    )
+    yield _sse("done", {"took_ms": round(reply.took_ms, 3)})
 
 
 def create_app(settings: Settings, *, embedder: Embedder | None = None, load_on_startup: bool = True) -> FastAPI:
@@ -185,6 +263,16 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None, load_on_
     )
     app.state.holder = holder
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    # Added last, so outermost: even a 413 or 422 carries CORS headers for an allowed origin.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.allowed_origins(),
+        allow_methods=["GET", "POST"],
+        allow_headers=["Content-Type", "Accept"],
+        max_age=600,
+    )
+    widget_js = (_WEB / "widget.js").read_text(encoding="utf-8")
+    demo_html = (_WEB / "demo.html").read_text(encoding="utf-8")
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -258,6 +346,22 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None, load_on_
         records = service.documents()
         return DocumentList(total=len(records), documents=[document_summary(r) for r in records])
 
+    view_policy = (
+        f"default-src 'none'; style-src {_csp_hash(VIEW_STYLE)}; script-src {_csp_hash(VIEW_SCRIPT)}; "
+        "base-uri 'none'; form-action 'none'"
+    )
+
+    @app.get(
+        "/documents/{doc_id:path}/view",
+        response_class=HTMLResponse,
+        responses={404: {"model": ErrorResponse, "description": "No document with that id."}},
+        tags=["documents"],
+        summary="The document as a page, the passage named by the URL fragment highlighted",
+    )
+    def view(doc_id: str, service: QAService = Depends(get_service)) -> HTMLResponse:
+        page = render_document(service.document(doc_id), service.places(doc_id))
+        return HTMLResponse(page, headers={"Content-Security-Policy": view_policy})
+
     @app.get(
         "/documents/{doc_id:path}",
         response_model=DocumentDetail,
@@ -267,5 +371,38 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None, load_on_
     )
     def document(doc_id: str, service: QAService = Depends(get_service)) -> DocumentDetail:
         return document_detail(service.document(doc_id))
+
+    @app.post(
+        "/chat",
+        response_model=ChatResponse,
+        responses={
+            **_ERRORS,
+            200: {
+                "description": "JSON, or with `Accept: text/event-stream` a stream of events: `meta` "
+                "(match, entities, carried-over context), `answer` (one per quoted sentence), `citations`, `done`.",
+                "content": {"text/event-stream": {}},
+            },
+        },
+        tags=["chat"],
+        summary="One chat turn: an answer quoted from the documents, with citations",
+    )
+    def chat_route(body: ChatRequest, request: Request, service: QAService = Depends(get_service)) -> Any:
+        messages = [Message(m.role, m.content) for m in body.messages]
+        turn = retrieve(service, messages, body.k)
+        if "text/event-stream" in request.headers.get("accept", ""):
+            stream = chat_events(service, turn, request.is_disconnected)
+            return StreamingResponse(stream, media_type="text/event-stream", headers=_SSE_HEADERS)
+        return chat_response(compose(service, turn))
+
+    @app.get("/widget.js", include_in_schema=False)
+    def widget() -> Response:
+        return Response(
+            widget_js, media_type="application/javascript; charset=utf-8", headers={"Cache-Control": "max-age=300"}
+        )
+
+    @app.get("/", include_in_schema=False)
+    def demo() -> HTMLResponse:
+        policy = "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self'; base-uri 'none'"
+        return HTMLResponse(demo_html, headers={"Content-Security-Policy": policy})
 
     return app

@@ -28,7 +28,7 @@ FAQ_HEADING = "FAQ"
 @dataclass(frozen=True)
 class FaqEntry:
     question: str
-    places: tuple[Chunk, ...]  # one per copy in the document, frontmatter first
+    places: tuple[Chunk, ...]  # one per copy in the document, the body's first
 
     @property
     def primary(self) -> Chunk:
@@ -68,7 +68,9 @@ def faq_entries(documents: Iterable[Document]) -> list[FaqEntry]:
         lines = LineIndex(doc.source_text)
         for group in document_faqs(doc):
             question = group[0].question
-            places = tuple(p for p in (_place(doc, faq, question, lines) for faq in group) if p is not None)
+            # The body's copy first: it is what a reader should be sent to; frontmatter YAML second.
+            ordered = sorted(group, key=lambda faq: faq.origin != "body")
+            places = tuple(p for p in (_place(doc, faq, question, lines) for faq in ordered) if p is not None)
             if places:
                 entries.append(FaqEntry(question, places))
     return entries

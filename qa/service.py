@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa.chunking import ChunkSettings
+from qa.chunking import Chunk, ChunkSettings
 from qa.corpus import corpus_fingerprint
 from qa.embedding import Embedder, SentenceTransformerEmbedder
 from qa.errors import DocumentNotFoundError, InvalidQueryError
@@ -126,6 +126,12 @@ class QAService:
             question, hits, took_ms, self.index.fingerprint, self.index.model_id, mode, match, confidence,
             tuple(query.mentions), tuple(unknown),
         )  # fmt: skip
+
+    def places(self, doc_id: str) -> list[Chunk]:
+        """Every passage and FAQ answer of a document, for its view page."""
+        self.document(doc_id)
+        chunks = [c for c in self.index.chunks if c.doc_id == doc_id]
+        return chunks + [p for e in self.index.faqs.entries for p in e.places if p.doc_id == doc_id]
 
     def documents(self) -> list[DocumentRecord]:
         return sorted(self.index.documents.values(), key=lambda d: d.doc_id)

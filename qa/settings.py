@@ -15,6 +15,7 @@ from qa.errors import ConfigError
 from qa.fusion import RetrievalSettings
 
 _DEVICE = re.compile(r"^(cpu|mps|cuda(:\d+)?)$")
+_ORIGIN = re.compile(r"^https?://[^/\s:]+(:\d{1,5})?$")
 _R = RetrievalSettings()
 
 
@@ -58,6 +59,14 @@ class Settings(BaseSettings):
     faq_min_similarity: float = Field(
         _R.faq_min_similarity, ge=0, le=1.01, description="Cosine between question and an FAQ question to return it."
     )
+    cors_origins: list[str] | None = Field(
+        None,
+        description=(
+            "Origins allowed to call the API from a browser (the chat widget on another site): a comma-separated "
+            "or JSON list of scheme://host[:port], or '*'. Default: the service's own origin and localhost "
+            "development ports (3000, 5173, 8080)."
+        ),
+    )
     host: str = Field("127.0.0.1", description="Address `qa serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `qa serve` listens on.")
     log_level: str = Field("info", description="critical, error, warning, info or debug.")
@@ -93,6 +102,30 @@ class Settings(BaseSettings):
         if value not in {"critical", "error", "warning", "info", "debug"}:
             raise ValueError(f"unknown log level {value!r}; use critical, error, warning, info or debug")
         return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip().startswith("["):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_are_origins(cls, value: list[str] | None) -> list[str] | None:
+        for origin in value or []:
+            if origin != "*" and not _ORIGIN.match(origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin; write scheme://host[:port] with no path, e.g. https://example.org"
+                )
+        return value
+
+    def allowed_origins(self) -> list[str]:
+        if self.cors_origins is not None:
+            return self.cors_origins
+        own = {f"http://{self.host}:{self.port}", f"http://localhost:{self.port}", f"http://127.0.0.1:{self.port}"}
+        dev = {f"http://{name}:{port}" for name in ("localhost", "127.0.0.1") for port in (3000, 5173, 8080)}
+        return sorted(own | dev)
 
     @model_validator(mode="after")
     def _overlap_fits(self) -> Settings:

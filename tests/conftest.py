@@ -95,3 +95,29 @@ def medquad() -> Path:
     if not (MEDQUAD / "corpus").is_dir():
         pytest.skip(f"MedQuAD data not found at {MEDQUAD} (optional development data set)")
     return MEDQUAD
+
+
+# ------------------------------------------------------------------ browser
+ARTIFACTS = Path(os.environ.get("QA_TEST_ARTIFACTS") or ROOT / "test-artifacts")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's chromium (never a downloaded browser). CI must have it: there, its absence fails."""
+    import shutil
+
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        message = "Debian's chromium is not installed (no `chromium` on PATH); `apt-get install chromium`"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}: the browser tests must run in CI")
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture()
+def artifacts(request: pytest.FixtureRequest) -> Path:
+    """Where a test saves files worth keeping (screenshots): test-artifacts/<test name>/."""
+    target = ARTIFACTS / request.node.name
+    target.mkdir(parents=True, exist_ok=True)
+    return target

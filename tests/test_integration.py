@@ -118,3 +118,32 @@ def test_misspelled_drug_and_faq_paraphrase(real_service: QAService) -> None:
     assert [m.name for m in answer.mentions] == ["Pomalidomide"]
     assert answer.hits[0].kind == "faq"
     assert answer.hits[0].chunk.heading_path[-1] == "What is the recommended dosage for Pomalidomide?"
+
+
+def test_chat_follow_up_retrieves_the_carried_over_drugs_pregnancy_section(real_service: QAService) -> None:
+    from qa.chat import Message, chat
+
+    reply = chat(
+        real_service,
+        [
+            Message("user", "What is the dose of pomalidomide?"),
+            Message("assistant", "For multiple myeloma, the recommended dosage is 4 mg orally once daily. [1]"),
+            Message("user", "What about during pregnancy?"),
+        ],
+    )
+    assert reply.carried_over == ["Pomalidomide"] and reply.carried_from == 0
+    assert reply.match == "strong"
+    cited = [(c.chunk.doc_id, c.chunk.heading_path[-1]) for c in reply.citations]
+    assert ("pomalidomide-monograph", "Pregnancy and Breastfeeding") in cited
+    assert "pregnan" in reply.answer.lower()
+
+
+@pytest.mark.parametrize(
+    "question", ["What's the weather in Paris tomorrow?", "What dose of Ozempic is used for weight loss?"]
+)
+def test_chat_says_plainly_when_the_documents_do_not_cover_it(real_service: QAService, question: str) -> None:
+    from qa.chat import NOT_COVERED, Message, chat
+
+    reply = chat(real_service, [Message("user", question)])
+    assert reply.match == "none"
+    assert reply.answer == NOT_COVERED and reply.citations == []

@@ -73,8 +73,8 @@ def test_faq_paraphrase_returns_the_faq_answer_with_every_source(service: QAServ
     assert faq.chunk.text.startswith("For multiple myeloma, the recommended dosage is 4 mg")
     source = service.index.documents[MONOGRAPH].source_text
     spans = [source[p.start : p.end] for p in faq.places]
-    assert spans[0].startswith("q: >-")  # the frontmatter entry
-    assert any(s.startswith("**A:** For multiple myeloma") for s in spans)  # the body's FAQ section
+    assert spans[0].startswith("**A:** For multiple myeloma")  # the body's FAQ section, readable, first
+    assert any(s.startswith("q: >-") for s in spans)  # and the frontmatter entry
     assert sum(1 for h in answer.hits if h.chunk.text.startswith("**A:** For multiple myeloma")) == 0
 
 
