@@ -43,6 +43,7 @@ from qa.schemas import (
     chat_response,
     document_detail,
     document_summary,
+    entities_out,
     query_response,
 )
 from qa.search import Filters
@@ -203,9 +204,7 @@ async def chat_events(
             "question": reply.question,
             "match": reply.match,
             "context": None if context is None else context.model_dump(),
-            "entities": [
-                {"name": m.name, "matched_text": m.matched_text, "doc_ids": list(m.doc_ids)} for m in reply.mentions
-            ],
+            "entities": [entity.model_dump() for entity in entities_out(reply.mentions)],
         },
     )
     if await is_disconnected():

@@ -3,6 +3,7 @@ field described (they are what ``/docs`` shows), and converters from core object
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -10,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from qa.chat import MAX_MESSAGES, ChatReply, Citation
 from qa.chunking import Chunk
 from qa.index import DocumentRecord
+from qa.lexicon import Mention
 from qa.search import Hit
 from qa.service import MAX_K, MAX_QUESTION_CHARS, Answer
 
@@ -185,6 +187,10 @@ class ErrorResponse(BaseModel):
     errors: list[ErrorItem] | None = Field(None, description="One entry per invalid field (422 only).")
 
 
+def entities_out(mentions: Iterable[Mention]) -> list[EntityOut]:
+    return [EntityOut(name=m.name, matched_text=m.matched_text, doc_ids=list(m.doc_ids)) for m in mentions]
+
+
 def _source(c: Chunk) -> Source:
     return Source(path=c.path, start=c.start, end=c.end, line_start=c.line_start, line_end=c.line_end)
 
@@ -218,9 +224,7 @@ def query_response(answer: Answer) -> QueryResponse:
         mode=answer.mode,
         match=answer.match,  # type: ignore[arg-type]
         confidence=None if answer.confidence is None else round(answer.confidence, 6),
-        entities=[
-            EntityOut(name=m.name, matched_text=m.matched_text, doc_ids=list(m.doc_ids)) for m in answer.mentions
-        ],
+        entities=entities_out(answer.mentions),
         unknown_drugs=list(answer.unknown_drugs),
         results=[passage(hit) for hit in answer.hits],
         took_ms=round(answer.took_ms, 3),
@@ -365,6 +369,6 @@ def chat_response(reply: ChatReply) -> ChatResponse:
         note=reply.note,
         disclaimer=reply.disclaimer,
         context=chat_context(reply),
-        entities=[EntityOut(name=m.name, matched_text=m.matched_text, doc_ids=list(m.doc_ids)) for m in reply.mentions],
+        entities=entities_out(reply.mentions),
         took_ms=round(reply.took_ms, 3),
     )

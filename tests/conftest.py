@@ -70,6 +70,19 @@ def fake_settings(fake_index_dir: Path) -> Settings:
     return Settings(corpus_dir=SEED_CORPUS, index_dir=fake_index_dir, max_chunk_tokens=48, chunk_overlap_tokens=8)
 
 
+@pytest.fixture()
+def client(fake_settings: Settings, fake_service: QAService):
+    """The API with the fake-embedder service injected through FastAPI's dependency override."""
+    from fastapi.testclient import TestClient
+
+    from qa.api import create_app, get_service
+
+    app = create_app(fake_settings, load_on_startup=False)
+    app.dependency_overrides[get_service] = lambda: fake_service
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
 # ------------------------------------------------------------------ real model
 @pytest.fixture(scope="session")
 def real_embedder():

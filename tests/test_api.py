@@ -12,14 +12,6 @@ from qa.settings import Settings
 from tests.fakes import FakeEmbedder
 
 
-@pytest.fixture()
-def client(fake_settings: Settings, fake_service: QAService) -> TestClient:
-    app = create_app(fake_settings, load_on_startup=False)
-    app.dependency_overrides[get_service] = lambda: fake_service
-    with TestClient(app, raise_server_exceptions=False) as test_client:
-        yield test_client
-
-
 def wait_ready(client: TestClient, seconds: float = 20) -> dict:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

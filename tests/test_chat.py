@@ -26,14 +26,6 @@ def user(text: str) -> dict:
     return {"role": "user", "content": text}
 
 
-@pytest.fixture()
-def client(fake_settings: Settings, fake_service: QAService) -> TestClient:
-    app = create_app(fake_settings, load_on_startup=False)
-    app.dependency_overrides[get_service] = lambda: fake_service
-    with TestClient(app, raise_server_exceptions=False) as test_client:
-        yield test_client
-
-
 def sse(text: str) -> list[tuple[str, dict]]:
     events = []
     for frame in text.strip().split("\n\n"):
