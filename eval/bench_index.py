@@ -18,8 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from qa.index import build_index
-from qa.service import chunk_settings, make_embedder
+from qa.indexing.build import build_index
+from qa.serving.service import chunk_settings, make_embedder
 from qa.settings import load_settings
 
 

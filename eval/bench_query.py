@@ -24,7 +24,7 @@ import httpx
 import uvicorn
 
 from qa.api import create_app
-from qa.index import load_index
+from qa.indexing.storage import load_index
 from qa.settings import load_settings
 
 

@@ -18,12 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.evaluate import evaluate, select
-from qa.goldsets import GoldIndex, load_eval_file
-from qa.index import load_index
-from qa.search import HybridRetriever, RetrievalSettings, Searcher
-from qa.service import make_embedder
-from qa.settings import load_settings
+from qa.evaluation.goldsets import GoldIndex, load_eval_file
+from qa.evaluation.runs import evaluate, select
+from qa.indexing.storage import load_index
+from qa.retrieval.retrievers import HybridRetriever
+from qa.retrieval.searcher import Searcher
+from qa.serving.service import make_embedder
+from qa.settings import RetrievalSettings, load_settings
 
 
 class MemoEmbedder:

@@ -1,7 +1,8 @@
 """Retrieval over drug reference documents with exact source attribution.
 
-The core modules (documents, chunking, embedding, index, search) never import
-FastAPI or Click; ``qa.api`` and ``qa.cli`` are thin adapters over them.
+The sub-packages are the pipeline's stages: ``ingest`` -> ``indexing`` -> ``retrieval``, with
+``evaluation`` and ``serving`` beside them. ``qa.api`` (FastAPI) and ``qa.cli`` (Click) are
+thin adapters over them; nothing else imports a web or terminal framework.
 """
 
 from importlib.metadata import PackageNotFoundError, version

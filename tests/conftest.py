@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from qa.chunking import ChunkSettings
-from qa.index import build_index, load_index
-from qa.service import QAService
+from qa.indexing.build import build_index
+from qa.indexing.chunking import ChunkSettings
+from qa.indexing.storage import load_index
+from qa.serving.service import QAService
 from qa.settings import Settings
 from tests.fakes import FakeEmbedder
 
@@ -86,7 +87,7 @@ def client(fake_settings: Settings, fake_service: QAService):
 # ------------------------------------------------------------------ real model
 @pytest.fixture(scope="session")
 def real_embedder():
-    from qa.embedding import SentenceTransformerEmbedder
+    from qa.indexing.embedding import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder("all-MiniLM-L6-v2")
 

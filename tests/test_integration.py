@@ -10,10 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from qa.api import create_app
-from qa.chunking import chunk_embedding_text
-from qa.embedding import BUNDLED_MODEL_ID, resolve_model, verify_bundled_weights
 from qa.errors import ModelError
-from qa.service import QAService
+from qa.indexing.chunking import chunk_embedding_text
+from qa.indexing.embedding import BUNDLED_MODEL_ID, resolve_model, verify_bundled_weights
+from qa.serving.service import QAService
 from qa.settings import Settings
 from tests.conftest import ROOT, SEED_CORPUS
 
@@ -44,7 +44,7 @@ def test_tampered_weights_are_refused(tmp_path: Path) -> None:
 
 
 def test_unknown_model_name_fails_without_downloading(tmp_path: Path) -> None:
-    from qa.embedding import SentenceTransformerEmbedder
+    from qa.indexing.embedding import SentenceTransformerEmbedder
 
     embedder = SentenceTransformerEmbedder("some-org/not-a-cached-model")
     with pytest.raises(ModelError, match="never downloads"):
@@ -121,7 +121,7 @@ def test_misspelled_drug_and_faq_paraphrase(real_service: QAService) -> None:
 
 
 def test_chat_follow_up_retrieves_the_carried_over_drugs_pregnancy_section(real_service: QAService) -> None:
-    from qa.chat import Message, chat
+    from qa.serving.chat import Message, chat
 
     reply = chat(
         real_service,
@@ -142,7 +142,7 @@ def test_chat_follow_up_retrieves_the_carried_over_drugs_pregnancy_section(real_
     "question", ["What's the weather in Paris tomorrow?", "What dose of Ozempic is used for weight loss?"]
 )
 def test_chat_says_plainly_when_the_documents_do_not_cover_it(real_service: QAService, question: str) -> None:
-    from qa.chat import NOT_COVERED, Message, chat
+    from qa.serving.chat import NOT_COVERED, Message, chat
 
     reply = chat(real_service, [Message("user", question)])
     assert reply.match == "none"

@@ -1,0 +1,84 @@
+"""``POST /chat``: one chat turn for the widget, as JSON or as Server-Sent Events."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+
+from qa.api.deps import ServiceDep
+from qa.api.errors import ERRORS
+from qa.serving.chat import NOT_COVERED, Message, Turn, compose, retrieve
+from qa.serving.schemas.chat import ChatRequest, ChatResponse, chat_citation, chat_context, chat_response
+from qa.serving.schemas.common import entities_out
+from qa.serving.service import QAService
+
+router = APIRouter(tags=["chat"])
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def sse_event(event: str, data: dict[str, Any]) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+async def chat_events(
+    service: QAService, turn: Turn, is_disconnected: Callable[[], Awaitable[bool]]
+) -> AsyncIterator[str]:
+    """The SSE stream of a chat turn: ``meta``, then one ``answer`` event per quoted sentence,
+    then ``citations``, then ``done``. Composing the answer (which embeds candidate sentences)
+    only happens if the client is still connected after ``meta``; a client that leaves stops
+    the stream at the next event."""
+    reply = turn.reply
+    context = chat_context(reply)
+    yield sse_event(
+        "meta",
+        {
+            "question": reply.question,
+            "match": reply.match,
+            "context": None if context is None else context.model_dump(),
+            "entities": [entity.model_dump() for entity in entities_out(reply.mentions)],
+        },
+    )
+    if await is_disconnected():
+        return
+    reply = await run_in_threadpool(compose, service, turn)
+    sentences = [(f"{s.text} [{s.citation}]", s.citation) for s in reply.sentences] or [(NOT_COVERED, None)]
+    for text, citation in sentences:
+        if await is_disconnected():
+            return
+        yield sse_event("answer", {"text": text, "citation": citation})
+    yield sse_event(
+        "citations",
+        {
+            "citations": [chat_citation(c).model_dump() for c in reply.citations],
+            "note": reply.note,
+            "disclaimer": reply.disclaimer,
+        },
+    )
+    yield sse_event("done", {"took_ms": round(reply.took_ms, 3)})
+
+
+@router.post(
+    "/chat",
+    response_model=ChatResponse,
+    responses={
+        **ERRORS,
+        200: {
+            "description": "JSON, or with `Accept: text/event-stream` a stream of events: `meta` "
+            "(match, entities, carried-over context), `answer` (one per quoted sentence), `citations`, `done`.",
+            "content": {"text/event-stream": {}},
+        },
+    },
+    summary="One chat turn: an answer quoted from the documents, with citations",
+)
+def chat(body: ChatRequest, request: Request, service: ServiceDep) -> Any:
+    messages = [Message(m.role, m.content) for m in body.messages]
+    turn = retrieve(service, messages, body.k)
+    if "text/event-stream" in request.headers.get("accept", ""):
+        stream = chat_events(service, turn, request.is_disconnected)
+        return StreamingResponse(stream, media_type="text/event-stream", headers=SSE_HEADERS)
+    return chat_response(compose(service, turn))

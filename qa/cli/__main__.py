@@ -1,0 +1,5 @@
+"""``python -m qa.cli``."""
+
+from qa.cli import main
+
+main()

@@ -1,0 +1,48 @@
+"""``qa serve``: the HTTP API, building the index first if there is none."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from qa.cli.common import (
+    CliContext,
+    build_with_report,
+    corpus_option,
+    domain_errors,
+    index_option,
+    make_settings,
+    pass_cli,
+)
+from qa.indexing.manifest import MANIFEST
+
+
+@click.command("serve")
+@click.option("--host", help="Address to bind [env QA_HOST; default 127.0.0.1].")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port [env QA_PORT; default 8000].")
+@corpus_option
+@index_option
+@click.option("--rebuild", is_flag=True, help="Rebuild the index before serving, even if one exists.")
+@domain_errors
+@pass_cli
+def serve_command(
+    cli: CliContext, host: str | None, port: int | None, corpus_dir: Path | None, index_dir: Path | None, rebuild: bool
+) -> None:
+    """Serve the HTTP API, building the index first if there is none."""
+    import uvicorn
+
+    from qa.api import create_app
+
+    settings = make_settings(host=host, port=port, corpus_dir=corpus_dir, index_dir=index_dir)
+    embedder = cli.make_embedder(settings)
+    missing = not (settings.index_dir / MANIFEST).is_file()
+    if rebuild or missing:
+        click.echo(f"Building the index of {settings.corpus_dir} at {settings.index_dir} ...")
+        build_with_report(settings, embedder, quiet=False)
+    # An index that exists but is stale, corrupt or built with another model is reported by
+    # the server log and GET /ready; it is never silently replaced.
+    click.echo(f"Serving on http://{settings.host}:{settings.port} (API docs at /docs)")
+    uvicorn.run(
+        create_app(settings, embedder=embedder), host=settings.host, port=settings.port, log_level=settings.log_level
+    )

@@ -1,0 +1,212 @@
+"""Building an index: read the corpus, chunk it, embed what changed, and write the index
+directory atomically (``qa.indexing.storage``)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from qa.errors import ConfigError, CorpusError, IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from qa.indexing.bm25 import Bm25Index
+from qa.indexing.calibration import default_calibration
+from qa.indexing.chunking import Chunk, ChunkSettings, chunk_documents, chunk_embedding_text, chunk_from_json
+from qa.indexing.embedding import Embedder
+from qa.indexing.faq_store import FaqStore, faq_entries
+from qa.indexing.lexicon import Lexicon
+from qa.indexing.manifest import CHUNKS_FILE, FAISS_FILE, MANIFEST, make_manifest, sha256_file
+from qa.indexing.records import document_record
+from qa.indexing.storage import Index, IndexParts, load_index, read_jsonl, write_atomically, write_index_files
+from qa.ingest.corpus import Corpus, corpus_fingerprint, load_corpus
+from qa.ingest.documents import SkippedFile
+
+_EMBED_BATCH = 512
+
+
+@dataclass
+class BuildReport:
+    index_dir: Path
+    corpus_dir: Path
+    documents: int
+    chunks: int
+    skipped: list[SkippedFile]
+    dropped: Counter[str]
+    warnings: int
+    reused_vectors: int
+    seconds: float
+    embed_seconds: float
+    fingerprint: str
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def chunks_per_second(self) -> float:
+        return self.chunks / self.seconds if self.seconds else 0.0
+
+
+def _text_key(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _previous_vectors(index_dir: Path, model_id: str) -> dict[str, np.ndarray]:
+    """Vectors of the index being replaced, keyed by the text they embed, when its model is the
+    same. Reads only the vectors and chunk texts (checked against its manifest), so an index of an
+    older format still saves re-embedding."""
+    try:
+        manifest = json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))
+        if manifest["model"]["id"] != model_id:
+            return {}
+        for name in (FAISS_FILE, CHUNKS_FILE):
+            if sha256_file(index_dir / name) != manifest["files"][name]["sha256"]:
+                return {}
+        old = faiss.read_index(str(index_dir / FAISS_FILE))
+        chunks = [chunk_from_json(row) for row in read_jsonl(index_dir / CHUNKS_FILE)]
+    except (OSError, KeyError, TypeError, ValueError, RuntimeError, IndexCorruptError):
+        return {}  # no usable previous index: embed everything
+    if old.ntotal != len(chunks):
+        return {}
+    vectors = old.reconstruct_n(0, old.ntotal)
+    return {_text_key(chunk_embedding_text(c)): vectors[i] for i, c in enumerate(chunks)}
+
+
+def embed_texts(embedder: Embedder, texts: list[str], *, progress: bool = False) -> np.ndarray:
+    """Embed in length order (less padding per batch), return rows in the input order."""
+    dim = embedder.dimension
+    out = np.zeros((len(texts), dim), dtype=np.float32)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(texts), desc="Embedding", unit="chunk")
+    for lo in range(0, len(order), _EMBED_BATCH):
+        batch = order[lo : lo + _EMBED_BATCH]
+        out[batch] = embedder.embed([texts[i] for i in batch])
+        if bar is not None:
+            bar.update(len(batch))
+    if bar is not None:
+        bar.close()
+    return out
+
+
+def _check_inputs(corpus: Corpus, corpus_dir: Path, embedder: Embedder, chunking: ChunkSettings) -> None:
+    if not corpus.documents:
+        raise CorpusError(
+            f"no readable documents in {corpus_dir} ({len(corpus.skipped)} files skipped); "
+            "add Markdown or plain-text documents and run `qa index` again"
+        )
+    if chunking.max_tokens > embedder.max_tokens:
+        raise ConfigError(
+            f"chunks of {chunking.max_tokens} word pieces do not fit model {embedder.model_id!r}, "
+            f"which reads {embedder.max_tokens}; lower QA_MAX_CHUNK_TOKENS"
+        )
+
+
+def embed_with_reuse(
+    embedder: Embedder, texts: list[str], previous: dict[str, np.ndarray], *, progress: bool = False
+) -> tuple[np.ndarray, int]:
+    """Vectors for ``texts``: reused from ``previous`` (keyed by text hash) where possible, the
+    rest embedded. Returns the vectors and how many were reused."""
+    keys = [_text_key(t) for t in texts]
+    todo = [i for i, key in enumerate(keys) if key not in previous]
+    vectors = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
+    if todo:
+        vectors[todo] = embed_texts(embedder, [texts[i] for i in todo], progress=progress)
+    for i, key in enumerate(keys):
+        if key in previous:
+            vectors[i] = previous[key]
+    return vectors, len(texts) - len(todo)
+
+
+def build_index(
+    corpus_dir: Path,
+    index_dir: Path,
+    embedder: Embedder,
+    chunking: ChunkSettings,
+    *,
+    progress: bool = False,
+    corpus: Corpus | None = None,
+) -> BuildReport:
+    """Read, chunk and embed ``corpus_dir``; write the index to ``index_dir`` atomically."""
+    started = mark = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        nonlocal mark
+        now = time.perf_counter()
+        timings[name], mark = now - mark, now
+
+    corpus = corpus or load_corpus(Path(corpus_dir), progress=progress)
+    lap("read")
+    _check_inputs(corpus, Path(corpus_dir), embedder, chunking)
+    chunks = chunk_documents(corpus.documents, chunking, embedder.count_tokens, progress=progress)
+    lap("chunk")
+    texts = [chunk_embedding_text(c) for c in chunks]
+    previous = _previous_vectors(Path(index_dir), embedder.model_id)
+    vectors, reused = embed_with_reuse(embedder, texts, previous, progress=progress)
+    lap("embed")
+    bm25 = Bm25Index.build(texts)
+    lexicon = Lexicon.from_documents(corpus.documents)
+    entries = faq_entries(corpus.documents) if chunking.include_faq else []
+    faqs = FaqStore.build(entries, embedder.embed([e.question for e in entries]))
+    lap("bm25+lexicon+faq")
+
+    by_doc: dict[str, list[Chunk]] = {}
+    for chunk in chunks:
+        by_doc.setdefault(chunk.doc_id, []).append(chunk)
+    records = [
+        document_record(doc, by_doc.get(doc.doc_id, []), include_faq=chunking.include_faq) for doc in corpus.documents
+    ]
+    manifest = make_manifest(
+        model={"id": embedder.model_id, "dimension": embedder.dimension, "max_tokens": embedder.max_tokens},
+        corpus=corpus,
+        corpus_dir=Path(corpus_dir),
+        chunking=chunking,
+        documents=len(records),
+        chunks=len(chunks),
+        retrieval={
+            "bm25": "bm25s (Lucene BM25, k1=1.5, b=0.75) over title › heading path + text, English stems",
+            "lexicon_entities": len(lexicon),
+            "faq_answers": len(faqs),
+        },
+    )
+    parts = IndexParts(chunks, records, vectors, bm25, lexicon, faqs, default_calibration(embedder.model_id))
+    write_atomically(Path(index_dir), lambda tmp: write_index_files(tmp, parts, manifest))
+    lap("write")
+    return BuildReport(
+        index_dir=Path(index_dir),
+        corpus_dir=Path(corpus_dir),
+        documents=len(records),
+        chunks=len(chunks),
+        skipped=corpus.skipped,
+        dropped=Counter(d.rule for doc in corpus.documents for d in doc.dropped),
+        warnings=sum(len(doc.warnings) for doc in corpus.documents),
+        reused_vectors=reused,
+        seconds=time.perf_counter() - started,
+        embed_seconds=timings["embed"],
+        fingerprint=corpus.fingerprint,
+        timings=timings,
+    )
+
+
+def ensure_index(
+    corpus_dir: Path, index_dir: Path, embedder: Embedder, chunking: ChunkSettings, *, progress: bool = False
+) -> tuple[Index, BuildReport | None, list[str]]:
+    """Reuse the index at ``index_dir`` if it matches the corpus, chunking and model; else
+    (re)build it. Returns the index, the build report (None when reused) and why it was rebuilt."""
+    try:
+        index = load_index(index_dir)
+        reasons = index.differences(corpus_fingerprint(Path(corpus_dir)), chunking, embedder.model_id)
+    except IndexNotFoundError:
+        index, reasons = None, ["no index there yet"]
+    except (IndexCorruptError, IndexMismatchError) as exc:
+        index, reasons = None, [str(exc)]
+    if index is not None and not reasons:
+        return index, None, []
+    report = build_index(corpus_dir, index_dir, embedder, chunking, progress=progress)
+    return load_index(index_dir), report, reasons

@@ -1,0 +1,142 @@
+"""Read a directory of corpus files into documents.
+
+A file's format is recognised by its content (YAML frontmatter or Markdown headings mean
+Markdown; anything else is a plain-text answer page), never by its extension alone.
+Files that cannot be read are skipped with a named reason; the build goes on and the
+report counts them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from qa.errors import CorpusError, DuplicateDocumentError
+from qa.ingest.documents import Document, Format, SkippedFile, UnreadableDocument
+from qa.ingest.markdown import looks_like_markdown, parse_markdown
+from qa.ingest.plaintext import parse_plaintext
+
+logger = logging.getLogger(__name__)
+
+MAX_FILE_BYTES = 20_000_000
+
+
+@dataclass
+class Corpus:
+    root: Path
+    documents: list[Document]
+    skipped: list[SkippedFile]
+    fingerprint: str
+
+    def by_id(self) -> dict[str, Document]:
+        return {doc.doc_id: doc for doc in self.documents}
+
+
+def detect_format(text: str) -> Format:
+    """Markdown when the text opens with YAML frontmatter or has ATX headings; else plain text."""
+    return "markdown" if looks_like_markdown(text) else "plaintext"
+
+
+def decode(data: bytes) -> str:
+    """Bytes of a corpus file -> text, or UnreadableDocument naming what is wrong."""
+    if not data.strip():
+        raise UnreadableDocument("empty file")
+    if b"\x00" in data:
+        raise UnreadableDocument("binary file (contains NUL bytes)")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        bad = data[exc.start : exc.start + 1].hex()
+        raise UnreadableDocument(
+            f"not UTF-8 text (byte 0x{bad} at offset {exc.start}); re-save the file as UTF-8"
+        ) from None
+    if not text.strip():
+        raise UnreadableDocument("empty file")
+    return text
+
+
+def parse_document(text: str, doc_id: str, path: str) -> Document:
+    """Parse decoded text into a Document, choosing the parser by content."""
+    parser = parse_markdown if detect_format(text) == "markdown" else parse_plaintext
+    doc = parser(text, doc_id=doc_id, path=path)
+    if not doc.has_text:
+        raise UnreadableDocument("no body text to index")
+    return doc
+
+
+def doc_id_for(relative: Path) -> str:
+    """The document id: the file's path inside the corpus, without its extension."""
+    return relative.with_suffix("").as_posix()
+
+
+def _files(root: Path) -> Iterator[Path]:
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            yield path
+
+
+def _fingerprint(entries: list[tuple[str, str]]) -> str:
+    digest = hashlib.sha256()
+    for rel, sha in entries:
+        digest.update(f"{rel}\t{sha}\n".encode())
+    return digest.hexdigest()
+
+
+def corpus_fingerprint(root: Path) -> str:
+    """sha256 over every file's relative path and content: changes whenever any file does."""
+    root = Path(root)
+    return _fingerprint(
+        [(p.relative_to(root).as_posix(), hashlib.sha256(p.read_bytes()).hexdigest()) for p in _files(root)]
+    )
+
+
+def load_corpus(root: Path, *, progress: bool = False) -> Corpus:
+    """Read every file under ``root``. Unreadable files are skipped and reported, never raised."""
+    root = Path(root)
+    if not root.is_dir():
+        raise CorpusError(
+            f"corpus directory {str(root)!r} does not exist or is not a directory; "
+            "pass --corpus DIR or set QA_CORPUS_DIR"
+        )
+    files = list(_files(root))
+    documents: list[Document] = []
+    skipped: list[SkippedFile] = []
+    owners: dict[str, str] = {}
+    entries: list[tuple[str, str]] = []
+
+    iterator = files
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(files, desc="Reading corpus", unit="file")
+
+    for path in iterator:
+        relative = path.relative_to(root)
+        rel = relative.as_posix()
+        data = path.read_bytes()
+        sha = hashlib.sha256(data).hexdigest()
+        entries.append((rel, sha))
+        if any(part.startswith(".") for part in relative.parts):
+            skipped.append(SkippedFile(rel, "hidden file"))
+            continue
+        if len(data) > MAX_FILE_BYTES:
+            skipped.append(SkippedFile(rel, f"larger than {MAX_FILE_BYTES // 1_000_000} MB"))
+            continue
+        doc_id = doc_id_for(relative)
+        try:
+            doc = parse_document(decode(data), doc_id=doc_id, path=rel)
+        except UnreadableDocument as exc:
+            skipped.append(SkippedFile(rel, str(exc)))
+            continue
+        if doc_id in owners:
+            raise DuplicateDocumentError(doc_id, owners[doc_id], rel)
+        owners[doc_id] = rel
+        doc.sha256 = sha
+        documents.append(doc)
+
+    for item in skipped:
+        logger.warning("skipped %s: %s", item.path, item.reason)
+    return Corpus(root=root, documents=documents, skipped=skipped, fingerprint=_fingerprint(entries))

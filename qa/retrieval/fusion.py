@@ -1,0 +1,76 @@
+"""Combining rankings, and collapsing near-duplicate passages. Pure functions.
+
+Reciprocal-rank fusion (Cormack et al., 2009): a passage scores ``sum(w / (k + rank))`` over
+the rankings it appears in. The weighted option min-max normalises each ranking's scores
+over its candidates and adds them with weights.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+Ranking = Sequence[tuple[int, float]]  # (item, score), best first
+
+
+_WORDS = re.compile(r"[a-z0-9]+")
+
+
+def reciprocal_rank_fusion(
+    rankings: Mapping[str, Ranking], *, k: float = 60.0, weights: Mapping[str, float] | None = None
+) -> dict[int, float]:
+    fused: dict[int, float] = {}
+    for name, ranking in rankings.items():
+        weight = 1.0 if weights is None else weights.get(name, 1.0)
+        for rank, (item, _) in enumerate(ranking, start=1):
+            fused[item] = fused.get(item, 0.0) + weight / (k + rank)
+    return fused
+
+
+def weighted_fusion(rankings: Mapping[str, Ranking], weights: Mapping[str, float]) -> dict[int, float]:
+    fused: dict[int, float] = {}
+    for name, ranking in rankings.items():
+        if not ranking:
+            continue
+        scores = [score for _, score in ranking]
+        low, high = min(scores), max(scores)
+        span = high - low
+        for item, score in ranking:
+            normalised = (score - low) / span if span > 0 else 1.0
+            fused[item] = fused.get(item, 0.0) + weights.get(name, 1.0) * normalised
+    return fused
+
+
+def ordered(fused: Mapping[int, float]) -> list[tuple[int, float]]:
+    """Items by fused score, best first; ties broken by item number for stable output."""
+    return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def word_set(text: str) -> frozenset[str]:
+    return frozenset(_WORDS.findall(text.replace("**", "").casefold()))
+
+
+def near_duplicates(a: frozenset[str], b: frozenset[str], threshold: float = 0.9, min_words: int = 5) -> bool:
+    """Same text up to markup, case and a few words: Jaccard similarity of the word sets."""
+    if len(a) < min_words or len(b) < min_words:
+        return a == b and bool(a)
+    return len(a & b) / len(a | b) >= threshold
+
+
+def collapse(texts: Sequence[str], limit: int, threshold: float = 0.9) -> list[list[int]]:
+    """Group ranked texts so that near-duplicates appear once: each group starts with its
+    best-ranked member. Stops after ``limit`` groups."""
+    groups: list[list[int]] = []
+    sets: list[frozenset[str]] = []
+    for i, text in enumerate(texts):
+        words = word_set(text)
+        for group, first in zip(groups, sets, strict=True):
+            if near_duplicates(words, first, threshold):
+                group.append(i)
+                break
+        else:
+            if len(groups) == limit:
+                continue
+            groups.append([i])
+            sets.append(words)
+    return groups

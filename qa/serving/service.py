@@ -1,0 +1,135 @@
+"""The service facade the HTTP and CLI adapters call: open an index with its embedder,
+answer questions, list documents. Framework-free."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from qa.errors import DocumentNotFoundError, InvalidQueryError
+from qa.indexing.build import BuildReport, build_index
+from qa.indexing.chunking import Chunk, ChunkSettings
+from qa.indexing.embedding import Embedder, SentenceTransformerEmbedder
+from qa.indexing.lexicon import Mention
+from qa.indexing.records import DocumentRecord
+from qa.indexing.storage import Index, load_index
+from qa.ingest.corpus import corpus_fingerprint
+from qa.retrieval.query import Filters, Hit
+from qa.retrieval.retrievers import make_retrievers
+from qa.retrieval.searcher import Searcher
+from qa.retrieval.signal import classify, unknown_drugs
+from qa.settings import RetrievalSettings, Settings
+
+logger = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 2000
+MAX_K = 50
+
+
+MODES = ("hybrid", "dense", "bm25")
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    hits: list[Hit]
+    took_ms: float
+    fingerprint: str
+    model: str
+    mode: str = "hybrid"
+    match: str = "weak"
+    confidence: float | None = None
+    mentions: tuple[Mention, ...] = ()
+    unknown_drugs: tuple[str, ...] = ()
+
+
+def make_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder(settings.model, device=settings.device, batch_size=settings.batch_size)
+
+
+def chunk_settings(settings: Settings, embedder: Embedder) -> ChunkSettings:
+    """Chunks are capped by the setting and by what the model can read, whichever is lower."""
+    return ChunkSettings(
+        max_tokens=min(settings.max_chunk_tokens, embedder.max_tokens),
+        overlap_tokens=settings.chunk_overlap_tokens,
+    )
+
+
+def build(settings: Settings, embedder: Embedder, *, progress: bool = False) -> BuildReport:
+    return build_index(
+        settings.corpus_dir, settings.index_dir, embedder, chunk_settings(settings, embedder), progress=progress
+    )
+
+
+def stale_reasons(index: Index, settings: Settings, embedder: Embedder) -> list[str]:
+    """Why the index no longer matches the configured corpus and chunking (empty when it does)."""
+    corpus = Path(settings.corpus_dir)
+    fingerprint = corpus_fingerprint(corpus) if corpus.is_dir() else index.fingerprint
+    return index.differences(fingerprint, chunk_settings(settings, embedder), embedder.model_id)
+
+
+def validate_question(question: str, k: int, mode: str = "hybrid") -> str:
+    question = question.strip()
+    if not question:
+        raise InvalidQueryError("the question is empty; ask something like 'What is the dose of pomalidomide?'")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise InvalidQueryError(f"the question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}")
+    if not 1 <= k <= MAX_K:
+        raise InvalidQueryError(f"k must be between 1 and {MAX_K}, got {k}")
+    if mode not in MODES:
+        raise InvalidQueryError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    return question
+
+
+class QAService:
+    def __init__(self, index: Index, embedder: Embedder, retrieval: RetrievalSettings | None = None) -> None:
+        index.check_model(embedder.model_id, embedder.dimension)
+        self.index = index
+        self.embedder = embedder
+        self.searcher = Searcher(index, embedder, retrieval)
+        self.retrievers = make_retrievers(list(MODES), self.searcher)
+
+    @classmethod
+    def open(cls, settings: Settings, embedder: Embedder | None = None) -> QAService:
+        index = load_index(settings.index_dir)
+        embedder = embedder or make_embedder(settings)
+        index.check_model(embedder.model_id)  # before loading a model we would not use
+        return cls(index, embedder, settings.retrieval())
+
+    def warm_up(self) -> None:
+        """Load the model and run one query so the first real question is not slow."""
+        self.ask("warm-up", 1)
+
+    def ask(self, question: str, k: int = 5, mode: str = "hybrid", filters: Filters | None = None) -> Answer:
+        question = validate_question(question, k, mode)
+        started = time.perf_counter()
+        query = self.searcher.prepare(question, filters)
+        hits = self.retrievers[mode].search(query, k)
+        hits = self.searcher.with_faq_answer(query, hits, k, filters)
+        similarities = [h.similarity for h in hits if h.similarity is not None]
+        confidence = max(similarities) if similarities else None
+        named = [(m.start, m.end) for m in query.mentions]
+        unknown = unknown_drugs(question, self.searcher.known_word, named)
+        match = classify(confidence, self.index.calibration, unknown_drug=bool(unknown))
+        took_ms = (time.perf_counter() - started) * 1000
+        return Answer(
+            question, hits, took_ms, self.index.fingerprint, self.index.model_id, mode, match, confidence,
+            tuple(query.mentions), tuple(unknown),
+        )  # fmt: skip
+
+    def places(self, doc_id: str) -> list[Chunk]:
+        """Every passage and FAQ answer of a document, for its view page."""
+        self.document(doc_id)
+        chunks = [c for c in self.index.chunks if c.doc_id == doc_id]
+        return chunks + [p for e in self.index.faqs.entries for p in e.places if p.doc_id == doc_id]
+
+    def documents(self) -> list[DocumentRecord]:
+        return sorted(self.index.documents.values(), key=lambda d: d.doc_id)
+
+    def document(self, doc_id: str) -> DocumentRecord:
+        try:
+            return self.index.documents[doc_id]
+        except KeyError:
+            raise DocumentNotFoundError(doc_id) from None

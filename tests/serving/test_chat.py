@@ -1,0 +1,52 @@
+"""Chat turns: extractive answers with numbered citations, follow-ups, 'not covered'."""
+
+from __future__ import annotations
+
+from qa.serving.chat import DISCLAIMER, NOT_COVERED, Message, chat, sentences_of
+from qa.serving.service import QAService
+
+
+# ------------------------------------------------------------------ answers
+def test_answer_is_quoted_sentences_with_numbered_citations(fake_service: QAService) -> None:
+    reply = chat(fake_service, [Message("user", "Pomalidomide dosage for multiple myeloma?")])
+    assert reply.match in {"strong", "weak"}
+    assert 1 <= len(reply.sentences) <= 3
+    assert [c.number for c in reply.citations] == list(range(1, len(reply.citations) + 1))
+    for sentence in reply.sentences:
+        cited = next(c for c in reply.citations if c.number == sentence.citation)
+        assert sentence.text in sentences_of(cited.chunk.text)  # quoted, not generated
+        assert f"{sentence.text} [{sentence.citation}]" in reply.answer
+    assert reply.disclaimer == DISCLAIMER
+
+
+def test_sentences_of_drops_markup_not_words() -> None:
+    text = "* **Renal Impairment:** No dose adjustment is required. Administer it after hemodialysis.\n  1. Hold it:"
+    assert sentences_of(text) == [
+        "Renal Impairment: No dose adjustment is required.",
+        "Administer it after hemodialysis.",
+    ]  # the lead-in "Hold it:" and fragments under four words are not quoted
+
+
+def test_follow_up_carries_the_drug_over(fake_service: QAService) -> None:
+    messages = [
+        Message("user", "What is the dose of pomalidomide?"),
+        Message("assistant", "4 mg daily [1]"),
+        Message("user", "What about during pregnancy and breastfeeding?"),
+    ]
+    reply = chat(fake_service, messages)
+    assert (reply.carried_over, reply.carried_from) == (["Pomalidomide"], 0)
+    assert any("Pregnancy and Breastfeeding" in c.chunk.heading_path for c in reply.citations)
+
+
+def test_no_carry_over_when_the_question_names_a_drug_or_an_unknown_one(fake_service: QAService) -> None:
+    first = Message("user", "What is the dose of pomalidomide?")
+    for question in ("And Imnovid in pregnancy?", "And atorvastatin?"):
+        reply = chat(fake_service, [first, Message("assistant", "..."), Message("user", question)])
+        assert reply.carried_over == []
+
+
+def test_not_covered_says_so_and_cites_nothing(fake_service: QAService) -> None:
+    reply = chat(fake_service, [Message("user", "What is the dose of atorvastatin?")])
+    assert reply.match == "none"
+    assert reply.answer == NOT_COVERED
+    assert reply.citations == [] and reply.sentences == []
