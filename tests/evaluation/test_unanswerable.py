@@ -20,11 +20,14 @@ def mentions(directory, name: str) -> list[str]:
 
 def test_file_shape() -> None:
     assert len({row["id"] for row in ROWS}) == len(ROWS)
-    assert {row["category"] for row in ROWS} == {"absent-drug", "off-topic"}
+    assert {row["category"] for row in ROWS} == {"absent-drug", "off-topic", "covered-drug-uncovered-topic"}
     for row in ROWS:
         assert row["question"].strip()
         if row["category"] == "absent-drug":
             assert row["drug"].lower() in row["question"].lower()
+        if row["category"] == "covered-drug-uncovered-topic":
+            assert mentions(SEED_CORPUS, row["drug"]), "the drug must be one the seed corpus covers"
+            assert row["checked"].strip(), "say what was checked to make sure the topic is not covered"
 
 
 @pytest.mark.parametrize("drug", DRUGS)
