@@ -31,6 +31,9 @@ class RetrievalSettings:
     entity_boost: float = 1.0  # in units of a weight-1 rank-1 RRF contribution
     faq_min_similarity: float = 0.8
     duplicate_threshold: float = 0.9
+    # multiview: a heading line or sentence counts by how much it beats the k-th best passage text.
+    # k = 2 (the runner-up) was chosen among 1, 2, 3, 5 on MedQuAD seed 1; see README.
+    view_margin_rank: int = 2
 
 
 _R = RetrievalSettings()
@@ -65,12 +68,25 @@ class Settings(BaseSettings):
     chunk_overlap_tokens: int = Field(
         32, ge=0, le=1024, description="Word pieces shared by consecutive pieces of a long section."
     )
+    drug_dictionary: bool = Field(
+        True,
+        description=(
+            "Build the drug lexicon with the names of the drug dictionary (drug-named-entity-recognition): "
+            "brand names of the corpus's drugs, and the drugs it lacks. Changing it makes the index stale."
+        ),
+    )
     fusion: str = Field(_R.fusion, description="How hybrid retrieval combines rankings: rrf or weighted.")
     rrf_k: float = Field(_R.rrf_k, gt=0, le=10_000, description="k of reciprocal-rank fusion: w / (k + rank).")
     dense_weight: float = Field(_R.dense_weight, ge=0, le=100, description="Weight of the dense ranking in fusion.")
     bm25_weight: float = Field(_R.bm25_weight, ge=0, le=100, description="Weight of the BM25 ranking in fusion.")
     entity_boost: float = Field(
         _R.entity_boost, ge=0, le=100, description="Boost for chunks of drugs named in the question (rank-1 RRF units)."
+    )
+    view_margin_rank: int = Field(
+        _R.view_margin_rank,
+        ge=1,
+        le=50,
+        description="multiview: views other than the passage text count by their margin over the k-th best text score.",
     )
     candidates: int = Field(_R.candidates, ge=10, le=10_000, description="Candidates per ranking before fusion.")
     faq_min_similarity: float = Field(
@@ -147,6 +163,7 @@ class Settings(BaseSettings):
             bm25_weight=self.bm25_weight,
             entity_boost=self.entity_boost,
             faq_min_similarity=self.faq_min_similarity,
+            view_margin_rank=self.view_margin_rank,
         )
 
     def allowed_origins(self) -> list[str]:

@@ -103,17 +103,24 @@ def test_imnovid_question_ranks_the_infection_article_first(real_service: QAServ
 
 
 UNANSWERABLE = [json.loads(line) for line in (ROOT / "eval" / "unanswerable.jsonl").read_text().splitlines()]
-# Questions on a covered drug but an uncovered topic are the match signal's known gap (issue 9);
-# they join this test with the signal that handles them.
-UNANSWERABLE = [row for row in UNANSWERABLE if row["category"] != "covered-drug-uncovered-topic"]
+ABSENT_OR_OFF_TOPIC = [row for row in UNANSWERABLE if row["category"] in {"absent-drug", "off-topic"}]
 
 
-@pytest.mark.parametrize("row", UNANSWERABLE, ids=[row["id"] for row in UNANSWERABLE])
-def test_questions_the_corpus_cannot_answer_are_not_strong(real_service: QAService, row: dict) -> None:
-    answer = real_service.ask(row["question"], 5)
-    assert answer.match in {"none", "weak"}
-    if row["category"] == "off-topic":
-        assert answer.match == "none"
+@pytest.mark.parametrize("row", ABSENT_OR_OFF_TOPIC, ids=[row["id"] for row in ABSENT_OR_OFF_TOPIC])
+def test_questions_about_absent_drugs_or_nothing_medical_come_back_none(real_service: QAService, row: dict) -> None:
+    assert real_service.ask(row["question"], 5).match == "none"
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["what if i miss a dose of pomalidomid", "my husband takes imnovid, can I get pregnant"],
+)
+def test_a_covered_drug_on_a_topic_the_documents_never_address_is_not_strong(
+    real_service: QAService, question: str
+) -> None:
+    answer = real_service.ask(question, 5)
+    assert answer.match != "strong"
+    assert "Pomalidomide" in [m.name for m in answer.mentions]
 
 
 def test_misspelled_drug_and_faq_paraphrase(real_service: QAService) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from qa.cli.ask import ask_command
+from qa.cli.calibrate import calibrate_command
 from qa.cli.evaluate import eval_command
 from qa.cli.index import index_command
 from qa.cli.serve import serve_command
@@ -23,3 +24,4 @@ def main() -> None:
 
 for command in (index_command, ask_command, eval_command, serve_command):
     main.add_command(command)
+eval_command.add_command(calibrate_command)

@@ -10,14 +10,14 @@ import click
 from qa.cli.common import CliContext, domain_errors, index_option, make_settings, pass_cli
 from qa.retrieval.query import Filters
 from qa.serving.schemas.query import query_response
-from qa.serving.service import MODES, QAService
+from qa.serving.service import DEFAULT_MODE, MODES, QAService
 from qa.text import join_path
 
 
 @click.command("ask")
 @click.argument("question")
 @click.option("-k", "k", type=click.IntRange(1, 50), default=5, show_default=True, help="Results to return.")
-@click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True, help="Retrieval mode.")
+@click.option("--mode", type=click.Choice(MODES), default=DEFAULT_MODE, show_default=True, help="Retrieval mode.")
 @click.option("--doc", "doc_ids", multiple=True, help="Only this document (repeatable).")
 @click.option("--section", "sections", multiple=True, help="Only passages under this heading (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the same JSON as POST /query.")

@@ -13,18 +13,19 @@ import click
 
 from qa.cli.common import CliContext, corpus_option, domain_errors, index_option, make_settings
 from qa.errors import ConfigError
+from qa.evaluation.calibration import answered_in_run, calibration_for
 from qa.evaluation.faqset import build_faq_set, faq_items, read_overrides, write_faq_set
-from qa.evaluation.gate import baseline_from_run, gate_failures, read_baseline
+from qa.evaluation.gate import baseline_from_run, gate_failures, gated_set, read_baseline
 from qa.evaluation.goldsets import EvalItem, Problem, load_eval_file, load_negatives, parse_lines
 from qa.evaluation.reports import summary_tables, write_report
-from qa.evaluation.runs import EvalRun, calibration_from, eval_index_dir, run_evaluation
+from qa.evaluation.runs import EvalRun, eval_index_dir, run_evaluation
 from qa.indexing.build import ensure_index
 from qa.indexing.calibration import CALIBRATION_FILE
 from qa.indexing.storage import Index
 from qa.ingest.corpus import load_corpus
-from qa.retrieval.retrievers import RETRIEVERS, make_retrievers
+from qa.retrieval.catalog import RETRIEVERS, make_retrievers
 from qa.retrieval.searcher import Searcher
-from qa.serving.service import chunk_settings
+from qa.serving.service import DEFAULT_MODE, chunk_settings
 
 DEFAULT_FAQ_FILE = Path("eval/faq.jsonl")
 DEFAULT_NEGATIVES = Path("eval/unanswerable.jsonl")
@@ -38,11 +39,12 @@ DEFAULT_BASELINE = Path("eval/baseline.json")
 @click.option(
     "--retriever",
     "retriever_names",
-    default="hybrid",
+    default=DEFAULT_MODE,
     show_default=True,
     help=f"Comma-separated, from: {', '.join(RETRIEVERS)}.",
 )
 @click.option("--limit", type=click.IntRange(1), help="Score only the first N questions (after --sample).")
+@click.option("--only", multiple=True, help="Score only questions whose FIELD equals VALUE (FIELD=VALUE; repeatable).")
 @click.option("--sample", type=click.IntRange(1), help="Score N questions drawn at random (with --seed).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for --sample.")
 @click.option(
@@ -65,7 +67,9 @@ DEFAULT_BASELINE = Path("eval/baseline.json")
     help="Questions the corpus cannot answer, to measure the match signal (default for the FAQ set: "
     "eval/unanswerable.jsonl).",
 )
-@click.option("--calibrate", is_flag=True, help="Set the index's match thresholds from this run (needs --negatives).")
+@click.option(
+    "--calibrate", is_flag=True, help="Set the index's match thresholds from this run's answerable questions."
+)
 @click.option(
     "--save-calibration",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -81,6 +85,7 @@ def eval_command(
     index_dir: Path | None,
     retriever_names: str,
     limit: int | None,
+    only: tuple[str, ...],
     sample: int | None,
     seed: int,
     held_out: bool | None,
@@ -104,12 +109,13 @@ def eval_command(
     if ctx.invoked_subcommand is not None:
         return
     settings = make_settings(corpus_dir=corpus_dir)
-    if baseline and ctx.get_parameter_source("retriever_names") is click.core.ParameterSource.DEFAULT:
-        retriever_names = ",".join(read_baseline(baseline)["retrievers"])  # run what the baseline gates
     items, problems, source = _gold_set(settings.corpus_dir, eval_file)
+    items = _only(items, only)
     faq_mode = eval_file is None
     held_out = faq_mode if held_out is None else held_out
-    name = name or _run_name(eval_file, sample, seed, limit, held_out)
+    name = name or _run_name(eval_file, sample, seed, limit, held_out, only)
+    if baseline and ctx.get_parameter_source("retriever_names") is click.core.ParameterSource.DEFAULT:
+        retriever_names = ",".join(gated_set(read_baseline(baseline), name)["retrievers"])  # what the gate needs
 
     embedder = ctx.ensure_object(CliContext).make_embedder(settings)
     chunking = replace(chunk_settings(settings, embedder), include_faq=not held_out)
@@ -122,8 +128,6 @@ def eval_command(
     if negatives is None and faq_mode and DEFAULT_NEGATIVES.is_file():
         negatives = DEFAULT_NEGATIVES
     unanswerable = load_negatives(negatives) if negatives else []
-    if calibrate and not unanswerable:
-        raise ConfigError("--calibrate needs questions the corpus cannot answer: pass --negatives FILE")
 
     run = run_evaluation(
         searcher, items, problems, retrievers, negatives=unanswerable, name=name, eval_source=source,
@@ -131,7 +135,7 @@ def eval_command(
         progress=not quiet, index_note=note,
     )  # fmt: skip
     if calibrate:
-        _calibrate(run, index, f"{source} + {negatives}", save_calibration)
+        _calibrate(run, index, source, save_calibration)
     _print_run(run, write_report(run, reports))
     if _gates_fail(run, write_baseline=write_baseline, baseline=baseline, strict=strict):
         sys.exit(1)
@@ -150,9 +154,24 @@ def _gold_set(corpus_dir: Path, eval_file: Path | None) -> tuple[list[EvalItem],
     return items, problems, str(DEFAULT_FAQ_FILE) if own_corpus else f"FAQ set of {corpus_dir}"
 
 
-def _run_name(eval_file: Path | None, sample: int | None, seed: int, limit: int | None, held_out: bool) -> str:
+def _only(items: list[EvalItem], only: tuple[str, ...]) -> list[EvalItem]:
+    """Items whose fields match every FIELD=VALUE of ``--only`` (e.g. ``corpus=seed``, ``qtype=dosage``)."""
+    for condition in only:
+        field, sep, value = condition.partition("=")
+        if not sep or not field:
+            raise ConfigError(f"--only takes FIELD=VALUE (such as corpus=seed), got {condition!r}")
+        items = [i for i in items if str(i.qtype if field == "qtype" else i.extra.get(field)) == value]
+    if not items:
+        raise ConfigError(f"no question matches --only {' '.join(only)}")
+    return items
+
+
+def _run_name(
+    eval_file: Path | None, sample: int | None, seed: int, limit: int | None, held_out: bool, only: tuple[str, ...]
+) -> str:
     parts = (
         "faq" if eval_file is None else eval_file.stem,
+        *(condition.replace("=", "-") for condition in only),
         f"sample{sample}-seed{seed}" if sample else "",
         f"limit{limit}" if limit else "",
         "heldout" if held_out else "",
@@ -161,9 +180,11 @@ def _run_name(eval_file: Path | None, sample: int | None, seed: int, limit: int 
 
 
 def _calibrate(run: EvalRun, index: Index, source: str, save_to: Path | None) -> None:
-    """Set the index's match thresholds from the run (hybrid, or the first retriever)."""
+    """Set the index's match thresholds from this run (the default retriever, or the first)."""
     names = [r.name for r in run.reports]
-    calibration = calibration_from(run, "hybrid" if "hybrid" in names else names[0], index.model_id, source)
+    retriever = DEFAULT_MODE if DEFAULT_MODE in names else names[0]
+    sets = {run.name: answered_in_run(run, retriever)}
+    calibration = calibration_for(sets, index.model_id, retriever, {run.name: source})
     calibration.save(index.path / CALIBRATION_FILE)
     if save_to:
         save_to.parent.mkdir(parents=True, exist_ok=True)
@@ -194,7 +215,8 @@ def _gates_fail(run: EvalRun, *, write_baseline: Path | None, baseline: Path | N
     """Write the baseline if asked; True when the baseline gate or --strict fails."""
     failed = False
     if write_baseline:
-        write_baseline.write_text(json.dumps(baseline_from_run(run), indent=2) + "\n")
+        previous = read_baseline(write_baseline) if write_baseline.is_file() else None
+        write_baseline.write_text(json.dumps(baseline_from_run(run, previous), indent=2) + "\n")
         click.echo(f"Wrote baseline {write_baseline}")
     if baseline:
         failures = gate_failures(run, read_baseline(baseline))

@@ -71,6 +71,19 @@ def summary_tables(run: EvalRun) -> str:
         "unanswerable: strong/weak/none",
     ]
     out += _table(headers, rows)
+    rows = [
+        [
+            report.name,
+            category,
+            str(shares["questions"]),
+            *(f"{shares[level]:.0%}" for level in ("strong", "weak", "none")),
+        ]
+        for report in run.reports
+        for category, shares in report.match_metrics()["unanswerable_by_category"].items()
+    ]
+    if rows:
+        out += ["", "Questions the corpus cannot answer, by category"]
+        out += _table(["retriever", "category", "questions", "strong", "weak", "none"], rows)
     return "\n".join(out)
 
 

@@ -22,10 +22,9 @@ from typing import Any
 
 from qa.evaluation.goldsets import EvalItem, GoldIndex, Problem, judge
 from qa.evaluation.metrics import DEPTH, first_relevant_rank, mean_metrics, rank_metrics
-from qa.indexing.calibration import Calibration
-from qa.retrieval.retrievers import Retriever
+from qa.retrieval.registry import Retriever
 from qa.retrieval.searcher import Searcher
-from qa.retrieval.signal import calibrate, classify, unknown_drugs
+from qa.retrieval.signal import classify
 from qa.stats import percentile
 
 
@@ -94,6 +93,12 @@ class RetrieverReport:
             good = sum(1 for o in strong if o.section_rank is not None and o.section_rank <= k)
             out[f"strong_correct@{k}"] = good / len(strong) if strong else None
         out["unanswerable"] = {"questions": len(self.negatives), **shares(self.negatives)} if self.negatives else None
+        categories: dict[str, list[Outcome]] = defaultdict(list)
+        for outcome in self.negatives:
+            categories[str(outcome.item.extra.get("category", "uncategorised"))].append(outcome)
+        out["unanswerable_by_category"] = {
+            name: {"questions": len(group), **shares(group)} for name, group in sorted(categories.items())
+        }
         return out
 
     def by_qtype(self) -> dict[str, dict[str, Any]]:
@@ -124,7 +129,7 @@ def select(items: list[EvalItem], *, sample: int | None, seed: int, limit: int |
 
 def _outcome(searcher: Searcher, retriever: Retriever, item: EvalItem, depth: int) -> Outcome:
     started = time.perf_counter()
-    query = searcher.prepare(item.question)
+    query = retriever.prepare(item.question)
     hits = retriever.search(query, depth)
     latency = (time.perf_counter() - started) * 1000
     returned = []
@@ -138,11 +143,9 @@ def _outcome(searcher: Searcher, retriever: Retriever, item: EvalItem, depth: in
                 any(v[0] for v in verdicts), any(v[1] for v in verdicts),
             )
         )  # fmt: skip
-    similarities = [h.similarity for h in hits if h.similarity is not None]
-    confidence = max(similarities) if similarities else None
-    unknown = unknown_drugs(item.question, searcher.known_word, [(m.start, m.end) for m in query.mentions])
-    match = classify(confidence, searcher.index.calibration, unknown_drug=bool(unknown))
-    return Outcome(item, tuple(returned), latency, confidence, match)
+    evidence = searcher.evidence(query, hits)
+    match = classify(evidence, searcher.index.calibration)
+    return Outcome(item, tuple(returned), latency, evidence.confidence, match)
 
 
 def evaluate(
@@ -154,33 +157,21 @@ def evaluate(
     depth: int = DEPTH,
     progress: bool = False,
 ) -> list[RetrieverReport]:
-    reports = []
-    for name, retriever in retrievers.items():
-        iterator: Any = [*items, *negatives]
-        if progress:
-            from tqdm import tqdm
+    """Every retriever on every question. Question by question, each retriever in turn (the order
+    rotating), so that the latencies of the retrievers are measured side by side over the same
+    stretch of time, not in separate stretches of a shared, noisy machine."""
+    queue: Any = [*items, *negatives]
+    if progress:
+        from tqdm import tqdm
 
-            iterator = tqdm(iterator, desc=f"Evaluating {name}", unit="question")
-        outcomes = [_outcome(searcher, retriever, item, depth) for item in iterator]
-        reports.append(RetrieverReport(name, outcomes[: len(items)], outcomes[len(items) :]))
-    return reports
-
-
-def calibration_from(run: EvalRun, retriever: str, model_id: str, source: str) -> Calibration:
-    """Match-signal thresholds from a run's answerable questions (good: a correct passage in the
-    top 3) and its unanswerable ones; see ``qa.retrieval.signal.calibrate``."""
-    report = next(r for r in run.reports if r.name == retriever)
-    scored = [o for o in report.outcomes if o.confidence is not None]
-    good = [o.confidence for o in scored if (o.section_rank or 99) <= 3]
-    wrong = [o.confidence for o in scored if (o.section_rank or 99) > 3]
-    unanswerable = [o.confidence for o in report.negatives if o.confidence is not None]
-    none_below, strong_from, stats = calibrate(good, wrong, unanswerable)  # type: ignore[arg-type]
-    return Calibration(
-        model_id=model_id,
-        none_below=none_below,
-        strong_from=strong_from,
-        calibrated_on={"run": run.name, "retriever": retriever, "source": source, **stats},
-    )
+        queue = tqdm(queue, desc=f"Evaluating {len(retrievers)} retriever(s)", unit="question")
+    named = list(retrievers.items())
+    outcomes: dict[str, list[Outcome]] = {name: [] for name, _ in named}
+    for i, item in enumerate(queue):
+        shift = i % len(named) if named else 0
+        for name, retriever in named[shift:] + named[:shift]:
+            outcomes[name].append(_outcome(searcher, retriever, item, depth))
+    return [RetrieverReport(name, done[: len(items)], done[len(items) :]) for name, done in outcomes.items()]
 
 
 @dataclass

@@ -17,12 +17,20 @@ from qa.errors import ConfigError, CorpusError, IndexCorruptError, IndexMismatch
 from qa.indexing.bm25 import Bm25Index
 from qa.indexing.calibration import default_calibration
 from qa.indexing.chunking import Chunk, ChunkSettings, chunk_documents, chunk_embedding_text, chunk_from_json
+from qa.indexing.drug_dictionary import load_dictionary
 from qa.indexing.embedding import Embedder
 from qa.indexing.faq_store import FaqStore, faq_entries
 from qa.indexing.lexicon import Lexicon
 from qa.indexing.manifest import CHUNKS_FILE, FAISS_FILE, MANIFEST, make_manifest, sha256_file
 from qa.indexing.records import document_record
 from qa.indexing.storage import Index, IndexParts, load_index, read_jsonl, write_atomically, write_index_files
+from qa.indexing.views import (
+    HEADING,
+    SENTENCE,
+    build_heading_view,
+    build_sentence_view,
+    previous_view_vectors,
+)
 from qa.ingest.corpus import Corpus, corpus_fingerprint, load_corpus
 from qa.ingest.documents import SkippedFile
 
@@ -71,10 +79,12 @@ def _previous_vectors(index_dir: Path, model_id: str) -> dict[str, np.ndarray]:
     if old.ntotal != len(chunks):
         return {}
     vectors = old.reconstruct_n(0, old.ntotal)
-    return {_text_key(chunk_embedding_text(c)): vectors[i] for i, c in enumerate(chunks)}
+    previous = {_text_key(chunk_embedding_text(c)): vectors[i] for i, c in enumerate(chunks)}
+    previous.update((_text_key(text), vector) for text, vector in previous_view_vectors(index_dir, chunks).items())
+    return previous
 
 
-def embed_texts(embedder: Embedder, texts: list[str], *, progress: bool = False) -> np.ndarray:
+def embed_texts(embedder: Embedder, texts: list[str], *, progress: bool = False, what: str = "chunk") -> np.ndarray:
     """Embed in length order (less padding per batch), return rows in the input order."""
     dim = embedder.dimension
     out = np.zeros((len(texts), dim), dtype=np.float32)
@@ -83,7 +93,7 @@ def embed_texts(embedder: Embedder, texts: list[str], *, progress: bool = False)
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(texts), desc="Embedding", unit="chunk")
+        bar = tqdm(total=len(texts), desc=f"Embedding {what}s", unit=what)
     for lo in range(0, len(order), _EMBED_BATCH):
         batch = order[lo : lo + _EMBED_BATCH]
         out[batch] = embedder.embed([texts[i] for i in batch])
@@ -108,7 +118,12 @@ def _check_inputs(corpus: Corpus, corpus_dir: Path, embedder: Embedder, chunking
 
 
 def embed_with_reuse(
-    embedder: Embedder, texts: list[str], previous: dict[str, np.ndarray], *, progress: bool = False
+    embedder: Embedder,
+    texts: list[str],
+    previous: dict[str, np.ndarray],
+    *,
+    progress: bool = False,
+    what: str = "chunk",
 ) -> tuple[np.ndarray, int]:
     """Vectors for ``texts``: reused from ``previous`` (keyed by text hash) where possible, the
     rest embedded. Returns the vectors and how many were reused."""
@@ -116,7 +131,7 @@ def embed_with_reuse(
     todo = [i for i, key in enumerate(keys) if key not in previous]
     vectors = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
     if todo:
-        vectors[todo] = embed_texts(embedder, [texts[i] for i in todo], progress=progress)
+        vectors[todo] = embed_texts(embedder, [texts[i] for i in todo], progress=progress, what=what)
     for i, key in enumerate(keys):
         if key in previous:
             vectors[i] = previous[key]
@@ -132,7 +147,9 @@ def build_index(
     progress: bool = False,
     corpus: Corpus | None = None,
 ) -> BuildReport:
-    """Read, chunk and embed ``corpus_dir``; write the index to ``index_dir`` atomically."""
+    """Read, chunk and embed ``corpus_dir``; write the index to ``index_dir`` atomically. With
+    ``chunking.drug_dictionary`` (and the package installed) the lexicon takes names from the drug
+    dictionary."""
     started = mark = time.perf_counter()
     timings: dict[str, float] = {}
 
@@ -150,8 +167,13 @@ def build_index(
     previous = _previous_vectors(Path(index_dir), embedder.model_id)
     vectors, reused = embed_with_reuse(embedder, texts, previous, progress=progress)
     lap("embed")
+    heading = build_heading_view(chunks, lambda lines: embed_with_reuse(embedder, lines, previous)[0])
+    sentence = build_sentence_view(
+        chunks, lambda texts: embed_with_reuse(embedder, texts, previous, progress=progress, what="sentence")[0]
+    )
+    lap("views")
     bm25 = Bm25Index.build(texts)
-    lexicon = Lexicon.from_documents(corpus.documents)
+    lexicon = Lexicon.from_documents(corpus.documents, load_dictionary() if chunking.drug_dictionary else None)
     entries = faq_entries(corpus.documents) if chunking.include_faq else []
     faqs = FaqStore.build(entries, embedder.embed([e.question for e in entries]))
     lap("bm25+lexicon+faq")
@@ -172,10 +194,15 @@ def build_index(
         retrieval={
             "bm25": "bm25s (Lucene BM25, k1=1.5, b=0.75) over title › heading path + text, English stems",
             "lexicon_entities": len(lexicon),
+            "drug_dictionary": bool(chunking.drug_dictionary and load_dictionary() is not None),
+            "absent_drug_names": len(lexicon.absent_drugs),
             "faq_answers": len(faqs),
         },
+        views={HEADING: heading.describe(), SENTENCE: sentence.describe()},
     )
-    parts = IndexParts(chunks, records, vectors, bm25, lexicon, faqs, default_calibration(embedder.model_id))
+    parts = IndexParts(
+        chunks, records, vectors, bm25, lexicon, faqs, default_calibration(embedder.model_id), heading, sentence
+    )
     write_atomically(Path(index_dir), lambda tmp: write_index_files(tmp, parts, manifest))
     lap("write")
     return BuildReport(

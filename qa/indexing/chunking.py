@@ -37,9 +37,15 @@ class ChunkSettings:
     max_tokens: int
     overlap_tokens: int
     include_faq: bool = True  # False for held-out evaluation: FAQ sections are not indexed
+    drug_dictionary: bool = True  # take drug names from the drug dictionary into the lexicon
 
     def as_dict(self) -> dict[str, int | bool]:
-        return {"max_tokens": self.max_tokens, "overlap_tokens": self.overlap_tokens, "include_faq": self.include_faq}
+        return {
+            "max_tokens": self.max_tokens,
+            "overlap_tokens": self.overlap_tokens,
+            "include_faq": self.include_faq,
+            "drug_dictionary": self.drug_dictionary,
+        }
 
 
 @dataclass(frozen=True)

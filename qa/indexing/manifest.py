@@ -14,7 +14,7 @@ from qa.indexing.calibration import CALIBRATION_FILE
 from qa.indexing.chunking import ChunkSettings
 from qa.ingest.corpus import Corpus
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 FAISS_FILE = "index.faiss"
 CHUNKS_FILE = "chunks.jsonl"
@@ -49,6 +49,7 @@ def make_manifest(
     documents: int,
     chunks: int,
     retrieval: dict[str, Any],
+    views: dict[str, Any],
 ) -> dict[str, Any]:
     """Everything but ``files``, which ``file_checksums`` fills in once the files are written."""
     return {
@@ -62,4 +63,5 @@ def make_manifest(
         "faiss": {"type": "IndexFlatIP", "metric": "inner product of unit vectors (cosine)"},
         "skipped": [asdict(s) for s in corpus.skipped],
         "retrieval": retrieval,
+        "views": {"chunk": {"embeds": "title › heading path, then the chunk text"}, **views},
     }

@@ -38,6 +38,14 @@ from qa.indexing.manifest import (
     sha256_file,
 )
 from qa.indexing.records import DocumentRecord, record_from_json
+from qa.indexing.views import (
+    HeadingView,
+    SentenceView,
+    load_heading_view,
+    load_sentence_view,
+    save_heading_view,
+    save_sentence_view,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +60,8 @@ class Index:
     bm25: Bm25Index
     lexicon: Lexicon
     faqs: FaqStore
+    heading: HeadingView
+    sentence: SentenceView
     calibration: Calibration | None = None
     calibration_note: str = ""
 
@@ -163,12 +173,16 @@ def load_index(index_dir: Path) -> Index:
         bm25 = Bm25Index.load(index_dir / BM25_DIR)
         lexicon = Lexicon.load(index_dir / LEXICON_FILE)
         faqs = FaqStore.load(index_dir)
+        heading = load_heading_view(index_dir, len(chunks), dimension)
+        sentence = load_sentence_view(index_dir, len(chunks), dimension)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise IndexCorruptError(f"the index at {index_dir} cannot be read ({exc}); {rebuild}") from None
     if bm25.size != len(chunks):
         raise IndexCorruptError(f"the BM25 index at {index_dir} has {bm25.size} entries, not {len(chunks)}; {rebuild}")
     calibration, note = _load_calibration(index_dir, str(manifest["model"]["id"]))
-    return Index(index_dir, manifest, vectors, chunks, documents, bm25, lexicon, faqs, calibration, note)
+    return Index(
+        index_dir, manifest, vectors, chunks, documents, bm25, lexicon, faqs, heading, sentence, calibration, note
+    )
 
 
 def _load_calibration(index_dir: Path, model_id: str) -> tuple[Calibration | None, str]:
@@ -200,6 +214,8 @@ class IndexParts:
     lexicon: Lexicon
     faqs: FaqStore
     calibration: Calibration | None
+    heading: HeadingView
+    sentence: SentenceView
 
 
 def write_index_files(target: Path, parts: IndexParts, manifest: dict[str, Any]) -> None:
@@ -212,6 +228,8 @@ def write_index_files(target: Path, parts: IndexParts, manifest: dict[str, Any])
     parts.bm25.save(target / BM25_DIR)
     parts.lexicon.save(target / LEXICON_FILE)
     parts.faqs.save(target)
+    save_heading_view(parts.heading, target)
+    save_sentence_view(parts.sentence, target)
     if parts.calibration is not None:
         parts.calibration.save(target / CALIBRATION_FILE)
     with (target / CHUNKS_FILE).open("w", encoding="utf-8") as handle:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from qa.indexing.chunking import Chunk
-from qa.indexing.lexicon import Mention
+from qa.retrieval.recognition import Mention
 
 Ranking = list[tuple[int, float]]  # (chunk row, score), best first
 
@@ -29,6 +29,8 @@ class Query:
     allowed: np.ndarray | None  # chunk rows the filters allow (None: all)
     entity_rows: np.ndarray  # chunk rows of documents of recognised drugs (within the filters)
     vector: np.ndarray | None = field(default=None, repr=False)
+    cosines: np.ndarray | None = field(default=None, repr=False)  # against every chunk, once computed
+    reference: float | None = None  # the view-margin reference score, once computed
 
 
 @dataclass(frozen=True)

@@ -1,66 +1,20 @@
-"""The retrievers, by name (``POST /query`` ``mode`` and ``qa eval --retriever``):
+"""Single-view and fused retrievers:
 
-- ``dense``: cosine similarity of all-MiniLM-L6-v2 vectors (exact FAISS search);
+- ``dense``: cosine similarity of all-MiniLM-L6-v2 vectors of contextual chunks (exact FAISS search);
 - ``bm25``: BM25 over title › heading path + text;
-- ``hybrid`` (the default): reciprocal-rank fusion of the two, plus a boost for chunks of
-  the documents of recognised drugs (a boost, not a filter: a question may compare drugs).
-
-A retriever is one small class: subclass ``RankingRetriever``, give it a ``name`` and a
-``rank(query, n)``, decorate it with ``@register``; ``qa eval --retriever NAME`` then compares it
-with the others.
+- ``hybrid``: reciprocal-rank fusion of the two, plus a boost for chunks of the documents of
+  recognised drugs (a boost, not a filter: a question may compare drugs); ``hybrid-v1`` is the
+  same with the drug-name recognition it first shipped with.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Protocol, TypeVar
-
-from qa.errors import ConfigError
 from qa.indexing.bm25 import Bm25Index
 from qa.retrieval.fusion import ordered, reciprocal_rank_fusion, weighted_fusion
-from qa.retrieval.query import Hit, Query, Ranking
+from qa.retrieval.query import Query, Ranking
+from qa.retrieval.recognition import BASIC_RULES
+from qa.retrieval.registry import RankingRetriever, register
 from qa.retrieval.searcher import Searcher
-
-
-class Retriever(Protocol):
-    name: str
-
-    def search(self, query: Query, k: int) -> list[Hit]: ...
-
-
-RetrieverFactory = Callable[[Searcher], Retriever]
-RETRIEVERS: dict[str, RetrieverFactory] = {}
-_R = TypeVar("_R")
-
-
-def register(cls: _R) -> _R:
-    """Class decorator: make a retriever available by its ``name`` (``qa eval --retriever``)."""
-    RETRIEVERS[cls.name] = cls  # type: ignore[attr-defined,assignment]
-    return cls
-
-
-def make_retrievers(names: list[str], searcher: Searcher) -> dict[str, Retriever]:
-    unknown = [name for name in names if name not in RETRIEVERS]
-    if unknown:
-        raise ConfigError(f"unknown retriever {unknown[0]!r}; choose from {', '.join(sorted(RETRIEVERS))}")
-    return {name: RETRIEVERS[name](searcher) for name in names}
-
-
-class RankingRetriever:
-    """Base for retrievers: subclasses give a ``name`` and ``rank()``; near-duplicate collapse
-    and hit building are shared."""
-
-    name = ""
-
-    def __init__(self, searcher: Searcher) -> None:
-        self.searcher = searcher
-
-    def rank(self, query: Query, n: int) -> Ranking:
-        raise NotImplementedError
-
-    def search(self, query: Query, k: int) -> list[Hit]:
-        # Rank past k: collapsing near-duplicates can merge several candidates into one hit.
-        return self.searcher.finish(query, self.rank(query, max(3 * k, k + 20)), k)
 
 
 @register
@@ -152,3 +106,12 @@ class BareHybridRetriever(HybridRetriever):
 
     def bm25(self, query: Query, n: int) -> Ranking:
         return self.searcher.bm25(query, n, self.bare)
+
+
+@register
+class HybridV1Retriever(HybridRetriever):
+    """The hybrid retriever as first shipped: names recognised as written or slightly misspelled
+    (no folding of abbreviations, salts, forms, split words or sound-alikes)."""
+
+    name = "hybrid-v1"
+    rules = BASIC_RULES

@@ -21,8 +21,24 @@ from qa.indexing.lexicon import normalize
 from qa.indexing.storage import Index
 from qa.retrieval.fusion import collapse
 from qa.retrieval.query import Filters, Hit, Query, Ranking
+from qa.retrieval.recognition import Recogniser
+from qa.retrieval.signal import Evidence, unknown_drugs
 from qa.settings import RetrievalSettings
 from qa.text import heading_key
+
+
+def top_n(scores: np.ndarray, n: int) -> list[tuple[int, float]]:
+    """Positions and values of the ``n`` largest finite scores, best first (ties: lower position)."""
+    n = min(n, len(scores))
+    if n <= 0:
+        return []
+    top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
+    top = top[np.lexsort((top, -scores[top]))]
+    return [(int(i), float(scores[i])) for i in top if np.isfinite(scores[i])]
+
+
+VIEWS = ("heading", "sentence")
+CONFIDENCE_DEPTH = 3  # the match signal looks at the top 3 results
 
 
 class Searcher:
@@ -33,12 +49,22 @@ class Searcher:
         self.index = index
         self.embedder = embedder
         self.settings = settings or RetrievalSettings()
+        self.recogniser = Recogniser(index.lexicon)
+        # The chunk vectors as an array (a view of the FAISS index's own memory, not a copy).
+        self.matrix = faiss.rev_swig_ptr(index.faiss.get_xb(), index.faiss.ntotal * index.faiss.d).reshape(
+            index.faiss.ntotal, index.faiss.d
+        )
+        self._recognisers = {self.recogniser.rules: self.recogniser}
+        self.row_of = {chunk.id: row for row, chunk in enumerate(index.chunks)}
         self._doc_rows: dict[str, list[int]] = {}
         self._heading_rows: dict[str, list[int]] = {}
         for row, chunk in enumerate(index.chunks):
             self._doc_rows.setdefault(chunk.doc_id, []).append(row)
             for heading in chunk.heading_path[1:]:
                 self._heading_rows.setdefault(heading_key(heading), []).append(row)
+        doc_number = {doc_id: i for i, doc_id in enumerate(self._doc_rows)}
+        self._doc_of_row = np.array([doc_number[c.doc_id] for c in index.chunks], dtype=np.int64)
+        self._rows_of_doc = [np.array(rows, dtype=np.int64) for rows in self._doc_rows.values()]
 
     @property
     def size(self) -> int:
@@ -72,8 +98,17 @@ class Searcher:
             mask &= by_section
         return mask
 
-    def prepare(self, question: str, filters: Filters | None = None) -> Query:
-        mentions = self.index.lexicon.recognise(question)
+    def recogniser_for(self, rules: frozenset[str] | None) -> Recogniser:
+        if rules is None:
+            return self.recogniser
+        if rules not in self._recognisers:
+            self._recognisers[rules] = Recogniser(self.index.lexicon, rules)
+        return self._recognisers[rules]
+
+    def prepare(self, question: str, filters: Filters | None = None, *, rules: frozenset[str] | None = None) -> Query:
+        """Recognise drug names (with the given recognition rules; default all), add the canonical
+        names of those written otherwise to the searched text, and turn filters into a mask."""
+        mentions = self.recogniser_for(rules).recognise(question)
         present = normalize(question)
         extra = [m.name for m in mentions if normalize(m.name) not in present]
         search_text = " ".join([question, *dict.fromkeys(extra)])
@@ -90,16 +125,76 @@ class Searcher:
         return query.vector
 
     # ------------------------------------------------------------------ rankers
+    def cosines(self, query: Query) -> np.ndarray:
+        """Cosine between the question and every chunk (-inf where the filters exclude it); an
+        exact scan, one matrix-vector product, computed once per query."""
+        if query.cosines is None:
+            scores = self.matrix @ self.vector(query)[0]
+            if query.allowed is not None:
+                scores = np.where(query.allowed, scores, -np.inf)
+            query.cosines = scores
+        return query.cosines
+
     def dense(self, query: Query, n: int, rows: np.ndarray | None = None) -> Ranking:
         """Top ``n`` chunks by cosine, among ``rows`` (default: those the filters allow)."""
-        if rows is None and query.allowed is not None:
-            rows = np.flatnonzero(query.allowed)
-        if rows is not None and len(rows) == 0:
-            return []
-        limit = min(n, self.size if rows is None else len(rows))
-        params = None if rows is None else faiss.SearchParameters(sel=faiss.IDSelectorBatch(rows.astype(np.int64)))
-        scores, found = self.index.faiss.search(self.vector(query), limit, params=params)
-        return [(int(r), float(s)) for r, s in zip(found[0], scores[0], strict=True) if r >= 0]
+        scores = self.cosines(query)
+        if rows is None:
+            rows = np.flatnonzero(query.allowed) if query.allowed is not None else None
+        if rows is not None:
+            if not len(rows):
+                return []
+            return [(int(rows[i]), float(s)) for i, s in top_n(scores[rows], n)]
+        return [(int(i), float(s)) for i, s in top_n(scores, n)]
+
+    def siblings(self, rows: np.ndarray, allowed: np.ndarray | None = None) -> np.ndarray:
+        """Every chunk of the documents of ``rows`` (within ``allowed``), in row order."""
+        if not len(rows):
+            return np.zeros(0, dtype=np.int64)
+        docs = np.unique(self._doc_of_row[rows])
+        out = np.concatenate([self._rows_of_doc[d] for d in docs])
+        return out[allowed[out]] if allowed is not None else out
+
+    def reference(self, query: Query) -> float:
+        """The text score other views must beat to count: the k-th best cosine of any allowed
+        chunk (k = ``view_margin_rank``)."""
+        if query.reference is None:
+            ranking = self.dense(query, self.settings.view_margin_rank)
+            query.reference = ranking[-1][1] if ranking else 0.0
+        return query.reference
+
+    def view_scores(self, query: Query, rows: np.ndarray, views: Sequence[str] = VIEWS) -> np.ndarray:
+        """Multi-view scores of chunk ``rows``: cosine, plus the margins by which the heading line
+        and the best sentence beat the reference text score (``reference``; ``qa.retrieval.multiview``)."""
+        total = self.cosines(query)[rows].astype(np.float32)
+        for view in views:
+            total += self.margin(query, rows, view)
+        return total
+
+    def margin(self, query: Query, rows: np.ndarray, view: str) -> np.ndarray:
+        """By how much chunk ``rows`` match the question under ``view`` better than the reference."""
+        question = self.vector(query)[0]
+        if view == "heading":
+            scores = self.index.heading.vectors[self.index.heading.of_chunk[rows]] @ question
+        elif view == "sentence":
+            scores = self.index.sentence.best(question, rows)
+        else:
+            raise ValueError(f"unknown view {view!r}; choose from {', '.join(VIEWS)}")
+        return np.maximum(0.0, scores - self.reference(query))
+
+    def evidence(self, query: Query, hits: Sequence[Hit]) -> Evidence:
+        """What the match signal rests on: the best multi-view score among the top 3 results (an
+        FAQ answer counts with its question's cosine), and drugs named that the corpus lacks."""
+        top = hits[:CONFIDENCE_DEPTH]
+        scores = [h.similarity for h in top if h.kind == "faq" and h.similarity is not None]
+        rows = np.array([self.row_of[h.chunk.id] for h in top if h.kind != "faq"], dtype=np.int64)
+        if len(rows):
+            scores += self.view_scores(query, rows).tolist()
+        named = [(m.start, m.end) for m in query.mentions]
+        unknown = unknown_drugs(query.text, self.known_word, named)
+        unknown += [n for n in self.recogniser.absent_drugs(query.text, query.mentions) if n not in unknown]
+        entities = self.index.lexicon.entities
+        known_drug = any(entities[normalize(m.name)].drug is not False for m in query.mentions)
+        return Evidence(max(scores) if scores else None, tuple(unknown), known_drug)
 
     def bm25(self, query: Query, n: int, index: Bm25Index | None = None) -> Ranking:
         scores = (index or self.index.bm25).scores(query.search_text, query.allowed)
@@ -109,7 +204,7 @@ class Searcher:
         return sorted(((int(r), float(scores[r])) for r in candidates), key=lambda rs: (-rs[1], rs[0]))
 
     def similarity(self, query: Query, row: int) -> float:
-        return float(self.index.faiss.reconstruct(row) @ self.vector(query)[0])
+        return float(self.matrix[row] @ self.vector(query)[0])
 
     # ------------------------------------------------------------------ results
     def finish(self, query: Query, ranking: Sequence[tuple[int, float]], k: int) -> list[Hit]:

@@ -1,31 +1,38 @@
 """The "is there a good answer?" signal: every response says ``strong``, ``weak`` or ``none``.
 
-Confidence is the best cosine similarity between the question and what is returned (a
-passage, or the question of a returned FAQ answer). Two thresholds split it: below
-``none_below`` nothing returned is close enough to show as an answer (most questions the
-corpus cannot answer fall there); from ``strong_from`` up, no unanswerable calibration
-question comes near, and most answerable ones had a correct passage in the top 3 (see
-``calibrate``).
+**Confidence** is how well the best of the top three passages matches the question under every
+view (``qa.retrieval.multiview``): its cosine, plus the margins by which its heading line and its
+best sentence beat the best passage text; for an FAQ answer, the cosine between the question and
+the FAQ's question. The same evidence is used whatever the retrieval mode. A passage whose one
+sentence answers, or whose heading names what was asked, scores high even for a short question.
 
-A question that names a drug-like word (an INN stem such as -mab, -nib, -pril, -statin)
-which occurs nowhere in the corpus is about a drug the corpus does not cover: its signal is
-lowered one step, so it is never ``strong``.
+**Drugs the corpus lacks.** A question naming a drug the corpus never mentions (a word with a
+WHO INN stem such as -statin or -mab, or a name from the drug dictionary the index was built
+with, brand names included) is about something the service cannot answer for: ``none`` when it
+names no drug the corpus has, at most ``weak`` when it also names one ("pomalidomide with X").
 
-Thresholds are calibrated on evaluation data (``qa eval --calibrate``) and stored with the
-index in ``calibration.json``, tied to its model. An index without a calibration for its
-model never says ``strong``.
+**Thresholds**, stored with the index in ``calibration.json`` and tied to its model: below
+``none_below`` nothing returned is close enough to show; from ``strong_from`` up, most answers
+have a correct passage in the top 3. They are set from answerable questions only (``calibrate``):
+``none_below`` so that at most 2% of the answerable questions of *each* calibration set fall
+below it (halfway to the next question up, so rounding cannot add one), ``strong_from`` as the
+lowest value at which 85% of each set's answerable questions above it are answered in the top 3.
+Questions the corpus cannot answer are never used to set them: they are what the thresholds are
+tested on. An index without a calibration for its model
+never says ``strong``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from qa.indexing.calibration import Calibration
-from qa.stats import percentile
 
 LEVELS = ("strong", "weak", "none")
+MARGIN = 0.005  # below the lowest answerable confidence when no question may come back none
 
 # WHO INN stems of common drug classes (word endings). A general rule, not a drug list.
 _INN_STEMS = (
@@ -56,7 +63,15 @@ def unknown_drugs(question: str, known: Callable[[str], bool], named: Iterable[t
     return found
 
 
-def classify(confidence: float | None, calibration: Calibration | None, *, unknown_drug: bool = False) -> str:
+@dataclass(frozen=True)
+class Evidence:
+    confidence: float | None  # multi-view score of the best of the top 3 (or an FAQ question's cosine)
+    unknown_drugs: tuple[str, ...] = ()  # drug names the corpus never mentions
+    names_known_drug: bool = False  # the question also names a drug the corpus has
+
+
+def classify(evidence: Evidence, calibration: Calibration | None) -> str:
+    confidence = evidence.confidence
     if confidence is None:
         return "none"
     if calibration is None:
@@ -67,53 +82,57 @@ def classify(confidence: float | None, calibration: Calibration | None, *, unkno
         level = "weak"
     else:
         level = "none"
-    if unknown_drug:
-        level = LEVELS[min(LEVELS.index(level) + 1, len(LEVELS) - 1)]
+    if evidence.unknown_drugs:
+        level = "weak" if evidence.names_known_drug and level != "none" else "none"
     return level
 
 
+@dataclass(frozen=True)
+class Answered:
+    """One answerable calibration question: its confidence, and whether a correct passage was in the top 3."""
+
+    confidence: float
+    good: bool
+
+
 def calibrate(
-    good: Sequence[float],
-    wrong: Sequence[float],
-    unanswerable: Sequence[float],
-    *,
-    target_precision: float = 0.85,
-    margin: float = 0.05,
+    sets: Mapping[str, Sequence[Answered]], *, target_precision: float = 0.85, none_share: float = 0.02
 ) -> tuple[float, float, dict[str, Any]]:
-    """Thresholds from three sets of confidences: answerable questions with a correct passage in
-    the top 3 (``good``), answerable ones without (``wrong``), and ``unanswerable`` questions.
+    """Thresholds from answerable questions of one or more sets (each set must hold for itself).
 
-    ``none_below`` = min(95th percentile of unanswerable, 5th percentile of good): most
-    unanswerable questions come back ``none``, and at most 5% of good answers do.
-    ``strong_from`` = the lowest threshold, at least ``margin`` above every unanswerable
-    question, at and above which good answers make up ``target_precision`` of the answerable
-    questions. Cosine similarity separates "covered / not covered" far better than it separates
-    a right section from a neighbouring one, so ``strong`` promises coverage first."""
-    if not good or not unanswerable:
-        raise ValueError("calibration needs well-answered questions and unanswerable ones")
-    none_below = min(percentile(list(unanswerable), 95), percentile(list(good), 5))
-    floor = max(none_below, max(unanswerable) + margin)
-    strong_from = 1.01  # never strong unless some threshold meets both conditions
-    for threshold in sorted(c for c in {*good, *wrong} if c >= floor):
-        above_good = sum(1 for c in good if c >= threshold)
-        above_wrong = sum(1 for c in wrong if c >= threshold)
-        if above_good and above_good / (above_good + above_wrong) >= target_precision:
-            strong_from = threshold
-            break
+    ``none_below``: the lowest of the sets' ``none_share`` percentiles (at most 2% of any set's
+    answerable questions come back ``none``). ``strong_from``: for each set, the lowest threshold
+    (at least ``none_below``) at and above which ``target_precision`` of its answerable questions
+    have a correct passage in the top 3; the highest of those."""
+    usable = {name: list(rows) for name, rows in sets.items() if rows}
+    if not usable:
+        raise ValueError("calibration needs answerable questions from at least one evaluation run")
 
-    def share(values: Sequence[float], test: Callable[[float], bool]) -> float:
-        return round(sum(1 for c in values if test(c)) / len(values), 4) if values else 0.0
+    def floor(rows: list[Answered]) -> float:
+        """Halfway between the k-th and (k+1)-th lowest confidence, k = the most that may fall
+        below (so that rounding the threshold or the stored confidences cannot push one more
+        question under it); under the lowest when none may."""
+        ordered = sorted(r.confidence for r in rows)
+        k = min(len(ordered) - 1, int(len(ordered) * none_share))
+        return (ordered[k - 1] + ordered[k]) / 2 if k else ordered[0] - MARGIN
 
-    stats = {
-        "good": len(good),
-        "wrong": len(wrong),
-        "unanswerable": len(unanswerable),
-        "target_precision": target_precision,
-        "margin": margin,
-        "good_strong": share(good, lambda c: c >= strong_from),
-        "good_none": share(good, lambda c: c < none_below),
-        "wrong_strong": share(wrong, lambda c: c >= strong_from),
-        "unanswerable_none": share(unanswerable, lambda c: c < none_below),
-        "unanswerable_strong": share(unanswerable, lambda c: c >= strong_from),
-    }
-    return none_below, strong_from, stats  # unrounded: rounding up could break the guarantees
+    none_below = min(floor(rows) for rows in usable.values())
+
+    def precise_from(rows: list[Answered]) -> float:
+        for threshold in sorted({r.confidence for r in rows if r.confidence >= none_below}):
+            above = [r.good for r in rows if r.confidence >= threshold]
+            if above and sum(above) / len(above) >= target_precision:
+                return threshold
+        return 1.01  # never strong unless some threshold is precise enough
+
+    strong_from = max(precise_from(rows) for rows in usable.values())
+    stats: dict[str, Any] = {"target_precision": target_precision, "none_share": none_share, "sets": {}}
+    for name, rows in usable.items():
+        strong = [r for r in rows if r.confidence >= strong_from]
+        stats["sets"][name] = {
+            "answerable": len(rows),
+            "none": round(sum(r.confidence < none_below for r in rows) / len(rows), 4),
+            "strong": round(len(strong) / len(rows), 4),
+            "strong_correct@3": round(sum(r.good for r in strong) / len(strong), 4) if strong else None,
+        }
+    return none_below, strong_from, stats  # unrounded: rounding could break the guarantees

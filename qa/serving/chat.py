@@ -12,7 +12,6 @@ plainly that the documents do not cover the question, and cites nothing.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,8 +20,9 @@ import numpy as np
 
 from qa.errors import InvalidQueryError
 from qa.indexing.chunking import Chunk
-from qa.indexing.lexicon import Mention
+from qa.indexing.sentences import sentences_of
 from qa.retrieval.query import Hit
+from qa.retrieval.recognition import Mention
 from qa.retrieval.signal import unknown_drugs
 from qa.serving.service import MAX_QUESTION_CHARS, QAService
 
@@ -36,9 +36,6 @@ MAX_MESSAGES = 40
 MAX_ANSWER_SENTENCES = 3
 MAX_ANSWER_CHARS = 700
 PASSAGES_FOR_ANSWER = 3
-
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])")
-_LIST_MARKER = re.compile(r"^\s*(?:[*•·\-–]|\d{1,2}[.)])\s+")
 
 
 @dataclass(frozen=True)
@@ -99,29 +96,16 @@ def validate_messages(messages: Sequence[Message]) -> str:
     return messages[-1].content.strip()
 
 
-def sentences_of(text: str) -> list[str]:
-    """Sentences and list items of a passage, markup dropped, whitespace collapsed."""
-    out = []
-    for line in text.splitlines():
-        line = _LIST_MARKER.sub("", line.replace("**", "").replace("__", "")).strip()
-        line = re.sub(r"^A:\s+", "", line)  # FAQ answers written as "A: ..."
-        for sentence in _SENTENCE_END.split(line):
-            sentence = " ".join(sentence.split())
-            if len(sentence.split()) >= 4 and not sentence.endswith(":"):
-                out.append(sentence)
-    return out
-
-
 def carry_over(service: QAService, messages: Sequence[Message]) -> tuple[list[str], int | None]:
     """Drugs of the most recent earlier user message that named one, when the last names none."""
     question = messages[-1].content
-    lexicon = service.index.lexicon
-    if lexicon.recognise(question) or unknown_drugs(question, service.searcher.known_word):
+    recognise = service.searcher.recogniser.recognise
+    if recognise(question) or unknown_drugs(question, service.searcher.known_word):
         return [], None
     for i in range(len(messages) - 2, -1, -1):
         if messages[i].role != "user":
             continue
-        names = list(dict.fromkeys(m.name for m in lexicon.recognise(messages[i].content)))
+        names = list(dict.fromkeys(m.name for m in recognise(messages[i].content)))
         if names:
             return names, i
     return [], None

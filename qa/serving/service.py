@@ -12,14 +12,14 @@ from qa.errors import DocumentNotFoundError, InvalidQueryError
 from qa.indexing.build import BuildReport, build_index
 from qa.indexing.chunking import Chunk, ChunkSettings
 from qa.indexing.embedding import Embedder, SentenceTransformerEmbedder
-from qa.indexing.lexicon import Mention
 from qa.indexing.records import DocumentRecord
 from qa.indexing.storage import Index, load_index
 from qa.ingest.corpus import corpus_fingerprint
+from qa.retrieval.catalog import make_retrievers
 from qa.retrieval.query import Filters, Hit
-from qa.retrieval.retrievers import make_retrievers
+from qa.retrieval.recognition import Mention
 from qa.retrieval.searcher import Searcher
-from qa.retrieval.signal import classify, unknown_drugs
+from qa.retrieval.signal import classify
 from qa.settings import RetrievalSettings, Settings
 
 logger = logging.getLogger(__name__)
@@ -28,7 +28,8 @@ MAX_QUESTION_CHARS = 2000
 MAX_K = 50
 
 
-MODES = ("hybrid", "dense", "bm25")
+DEFAULT_MODE = "multiview"
+MODES = (DEFAULT_MODE, "hybrid", "dense", "bm25")
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class Answer:
     took_ms: float
     fingerprint: str
     model: str
-    mode: str = "hybrid"
+    mode: str = DEFAULT_MODE
     match: str = "weak"
     confidence: float | None = None
     mentions: tuple[Mention, ...] = ()
@@ -54,6 +55,7 @@ def chunk_settings(settings: Settings, embedder: Embedder) -> ChunkSettings:
     return ChunkSettings(
         max_tokens=min(settings.max_chunk_tokens, embedder.max_tokens),
         overlap_tokens=settings.chunk_overlap_tokens,
+        drug_dictionary=settings.drug_dictionary,
     )
 
 
@@ -70,7 +72,7 @@ def stale_reasons(index: Index, settings: Settings, embedder: Embedder) -> list[
     return index.differences(fingerprint, chunk_settings(settings, embedder), embedder.model_id)
 
 
-def validate_question(question: str, k: int, mode: str = "hybrid") -> str:
+def validate_question(question: str, k: int, mode: str = DEFAULT_MODE) -> str:
     question = question.strip()
     if not question:
         raise InvalidQueryError("the question is empty; ask something like 'What is the dose of pomalidomide?'")
@@ -102,21 +104,19 @@ class QAService:
         """Load the model and run one query so the first real question is not slow."""
         self.ask("warm-up", 1)
 
-    def ask(self, question: str, k: int = 5, mode: str = "hybrid", filters: Filters | None = None) -> Answer:
+    def ask(self, question: str, k: int = 5, mode: str = DEFAULT_MODE, filters: Filters | None = None) -> Answer:
         question = validate_question(question, k, mode)
         started = time.perf_counter()
-        query = self.searcher.prepare(question, filters)
-        hits = self.retrievers[mode].search(query, k)
+        retriever = self.retrievers[mode]
+        query = retriever.prepare(question, filters)
+        hits = retriever.search(query, k)
         hits = self.searcher.with_faq_answer(query, hits, k, filters)
-        similarities = [h.similarity for h in hits if h.similarity is not None]
-        confidence = max(similarities) if similarities else None
-        named = [(m.start, m.end) for m in query.mentions]
-        unknown = unknown_drugs(question, self.searcher.known_word, named)
-        match = classify(confidence, self.index.calibration, unknown_drug=bool(unknown))
+        evidence = self.searcher.evidence(query, hits)
+        match = classify(evidence, self.index.calibration)
         took_ms = (time.perf_counter() - started) * 1000
         return Answer(
-            question, hits, took_ms, self.index.fingerprint, self.index.model_id, mode, match, confidence,
-            tuple(query.mentions), tuple(unknown),
+            question, hits, took_ms, self.index.fingerprint, self.index.model_id, mode, match, evidence.confidence,
+            tuple(query.mentions), evidence.unknown_drugs,
         )  # fmt: skip
 
     def places(self, doc_id: str) -> list[Chunk]:

@@ -68,7 +68,7 @@ def test_query_returns_attributed_passages(client: TestClient, fake_service: QAS
     assert response.status_code == 200
     body = response.json()
     assert body["question"] == "Should I stop Imnovid during an infection?"
-    assert body["mode"] == "hybrid" and body["match"] in {"strong", "weak", "none"}
+    assert body["mode"] == "multiview" and body["match"] in {"strong", "weak", "none"}
     assert body["entities"] == [
         {
             "name": "Pomalidomide",
@@ -130,7 +130,10 @@ def test_k_larger_than_the_index_returns_everything(client: TestClient, fake_ser
         ({"question": None}, "question must be a JSON string"),
         ({}, "question is required"),
         ({"question": "dose?", "top_k": 3}, "unknown field 'top_k'"),
-        ({"question": "dose?", "mode": "semantic"}, "mode must be one of hybrid, dense, bm25, got 'semantic'"),
+        (
+            {"question": "dose?", "mode": "semantic"},
+            "mode must be one of multiview, hybrid, dense, bm25, got 'semantic'",
+        ),
         ({"question": "dose?", "filters": ["x"]}, "filters must be an object"),
         ({"question": "dose?", "filters": {"doc_ids": "x"}}, "filters.doc_ids must be a JSON list"),
         ({"question": "dose?", "filters": {"doc": ["x"]}}, "unknown field 'filters.doc'"),

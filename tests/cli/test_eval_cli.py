@@ -86,12 +86,51 @@ def test_baseline_gate_fails_the_command(project: Path) -> None:
     assert invoke("-q", "--write-baseline", "base.json").exit_code == 0
     assert invoke("-q", "--baseline", "base.json").exit_code == 0
     base = json.loads((project / "base.json").read_text())
-    base["retrievers"]["hybrid"]["mrr@10"] = 1.5
+    base["sets"]["faq-heldout"]["retrievers"]["multiview"]["mrr@10"] = 1.5
     (project / "base.json").write_text(json.dumps(base))
     result = invoke("-q", "--baseline", "base.json")
-    assert result.exit_code == 1 and "GATE FAILED: section mrr@10" in result.output
+    assert result.exit_code == 1 and "GATE FAILED: faq-heldout: section mrr@10" in result.output
 
 
 def test_unknown_retriever_exits_2(project: Path) -> None:
     result = invoke("--retriever", "hybrid,nope")
     assert result.exit_code == 2 and "unknown retriever 'nope'" in result.output
+
+
+def test_only_scores_the_matching_questions_and_names_the_run(project: Path) -> None:
+    gold = project / "gold.jsonl"
+    rows = [
+        {
+            "id": "a",
+            "question": "pomalidomide dose",
+            "doc": "pomalidomide-monograph",
+            "section": "Dosage",
+            "corpus": "seed",
+        },
+        {
+            "id": "b",
+            "question": "infection",
+            "doc": "pomalidomide-infection-article",
+            "section": "*",
+            "corpus": "other",
+        },
+    ]
+    gold.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    result = invoke("--eval-file", str(gold), "--only", "corpus=seed", "-q")
+    assert result.exit_code == 0, result.output
+    assert "1 questions scored" in result.output
+    (report,) = (project / "eval" / "reports").iterdir()
+    assert report.name.endswith("-gold-corpus-seed")
+    assert invoke("--eval-file", str(gold), "--only", "corpus").exit_code == 2  # not FIELD=VALUE
+    assert "no question matches" in invoke("--eval-file", str(gold), "--only", "corpus=none").output
+
+
+def test_a_second_gated_set_keeps_the_first(project: Path) -> None:
+    gold = project / "gold.jsonl"
+    gold.write_text(json.dumps({"id": "a", "question": "dose", "doc": "pomalidomide-monograph", "section": "Dosage"}))
+    assert invoke("-q", "--write-baseline", "base.json").exit_code == 0
+    assert invoke("--eval-file", str(gold), "-q", "--write-baseline", "base.json").exit_code == 0
+    sets = json.loads((project / "base.json").read_text())["sets"]
+    assert set(sets) == {"faq-heldout", "gold"}
+    result = invoke("--eval-file", str(gold), "--name", "unknown-run", "-q", "--baseline", "base.json")
+    assert result.exit_code == 2 and "gates no run called 'unknown-run'" in result.output

@@ -14,7 +14,8 @@ from qa.indexing.build import build_index, ensure_index
 from qa.indexing.chunking import ChunkSettings
 from qa.indexing.storage import load_index
 from qa.ingest.corpus import load_corpus
-from qa.retrieval.retrievers import DenseRetriever, make_retrievers
+from qa.retrieval.catalog import make_retrievers
+from qa.retrieval.retrievers import DenseRetriever
 from qa.retrieval.searcher import Searcher
 from tests.conftest import FAKE_CHUNKING, SEED_CORPUS
 from tests.fakes import FakeEmbedder
@@ -127,12 +128,14 @@ def test_report_files(held_out_index, faq_lines, tmp_path: Path) -> None:
 def test_gate_compares_against_the_baseline(held_out_index, faq_lines) -> None:
     result = run(held_out_index, faq_lines)
     baseline = baseline_from_run(result)
-    assert set(baseline["retrievers"]) == {"dense"}
+    gated = baseline["sets"][result.name]["retrievers"]
+    assert set(gated) == {"dense"}
     assert gate_failures(result, baseline) == []
     raised = json.loads(json.dumps(baseline))
-    raised["retrievers"]["dense"]["mrr@10"] = min(1.0, result.reports[0].metrics()["section"]["mrr@10"] + 0.05)
+    gated = raised["sets"][result.name]["retrievers"]
+    gated["dense"]["mrr@10"] = min(1.0, result.reports[0].metrics()["section"]["mrr@10"] + 0.05)
     assert "mrr@10" in gate_failures(result, raised)[0]
-    raised["retrievers"]["bm25"] = raised["retrievers"]["dense"]
+    gated["bm25"] = gated["dense"]
     assert any("no 'bm25' retriever" in f for f in gate_failures(result, raised))
 
 

@@ -1,11 +1,14 @@
+"""The drug lexicon built from the corpus: names, aliases, owners, vocabulary; storage."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
-from qa.indexing.lexicon import Entity, Lexicon, max_edits
+from qa.indexing.lexicon import Lexicon, max_edits
 from qa.ingest.corpus import load_corpus, parse_document
+from qa.retrieval.recognition import Recogniser
 from tests.conftest import SEED_CORPUS
 
 
@@ -15,7 +18,7 @@ def seed_lexicon() -> Lexicon:
 
 
 def names(lexicon: Lexicon, question: str) -> list[tuple[str, str]]:
-    return [(m.name, m.matched_text) for m in lexicon.recognise(question)]
+    return [(m.name, m.matched_text) for m in Recogniser(lexicon).recognise(question)]
 
 
 def test_seed_lexicon_has_brand_names_and_both_documents(seed_lexicon: Lexicon) -> None:
@@ -23,55 +26,17 @@ def test_seed_lexicon_has_brand_names_and_both_documents(seed_lexicon: Lexicon) 
     assert entity.name == "Pomalidomide"
     assert entity.aliases == {"Pomalyst", "Imnovid"}  # from the ® marks and the article's "(Imnovid)"
     assert entity.doc_ids == {"pomalidomide-monograph", "pomalidomide-infection-article"}
+    assert entity.owners == {"pomalidomide-monograph"}  # the article's title is a question: it names, not owns
 
 
-@pytest.mark.parametrize(
-    ("question", "matched"),
-    [
-        ("Should I stop Imnovid during an infection?", "Imnovid"),
-        ("IMNOVID dose", "IMNOVID"),
-        ("Is Pomalyst® safe?", "Pomalyst"),
-        ("pomalyst™ side effects", "pomalyst"),
-        ("pomalidomid for myeloma", "pomalidomid"),  # 1 edit (12 letters allow 2)
-        ("pomolidomid for myeloma", "pomolidomid"),  # 2 edits
-        ("imnovd dose", "imnovd"),  # 1 edit (7 letters allow 1)
-    ],
-)
-def test_recognised_without_regard_to_case_marks_or_small_misspellings(
-    seed_lexicon: Lexicon, question: str, matched: str
-) -> None:
-    assert names(seed_lexicon, question) == [("Pomalidomide", matched)]
-
-
-@pytest.mark.parametrize("question", ["pomolidomit dose", "imnvd dose", "What is metformin?", "weather in Paris"])
-def test_not_recognised(seed_lexicon: Lexicon, question: str) -> None:
-    assert names(seed_lexicon, question) == []
+def test_vocabulary_counts_documents(seed_lexicon: Lexicon) -> None:
+    assert seed_lexicon.documents == 2
+    assert seed_lexicon.vocabulary["pomalidomide"] == 2
+    assert seed_lexicon.vocabulary["kaposi"] == 1
 
 
 def test_edit_limits_follow_name_length() -> None:
     assert [max_edits(n) for n in ("ALL", "Pomal", "Imnovid", "Pomalyst", "Pomalidomide")] == [0, 1, 1, 2, 2]
-
-
-def test_a_word_the_corpus_uses_is_not_corrected_into_a_name() -> None:
-    lexicon = Lexicon([Entity("Infections", doc_ids={"inf"})], vocabulary={"infection", "stop"})
-    assert names(lexicon, "stop infection") == []  # "infection" is a known word: no fuzzy match
-    assert names(lexicon, "stop infectionz") == [("Infections", "infectionz")]
-
-
-def test_abbreviations_match_only_in_capitals_and_longest_match_wins() -> None:
-    lexicon = Lexicon(
-        [
-            Entity("Acute Lymphoblastic Leukemia", {"ALL"}, {"all-doc"}),
-            Entity("Leukemia", set(), {"leuk-doc"}),
-        ],
-        vocabulary={"all", "leukemia"},
-    )
-    assert names(lexicon, "what are all the symptoms") == []
-    assert names(lexicon, "How is ALL treated?") == [("Acute Lymphoblastic Leukemia", "ALL")]
-    assert names(lexicon, "acute lymphoblastic leukemia in adults") == [
-        ("Acute Lymphoblastic Leukemia", "acute lymphoblastic leukemia")
-    ]
-    assert names(lexicon, "leukemia and ALL") == [("Leukemia", "leukemia"), ("Acute Lymphoblastic Leukemia", "ALL")]
 
 
 def test_sources_parentheses_and_alternate_names(tmp_path: Path) -> None:

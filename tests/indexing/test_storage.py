@@ -10,6 +10,7 @@ import pytest
 from qa.errors import ConfigError, CorpusError, IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from qa.indexing.build import build_index
 from qa.indexing.manifest import MANIFEST
+from qa.indexing.sentences import sentences_of
 from qa.indexing.storage import load_index
 from qa.retrieval.retrievers import DenseRetriever
 from qa.retrieval.searcher import Searcher
@@ -35,9 +36,26 @@ def test_saved_index_loads_with_everything_it_needs(fake_index_dir: Path) -> Non
         "lexicon.json",
         "faqs.jsonl",
         "faqs.faiss",
+        "views",
         MANIFEST,
     }
-    assert set(manifest["files"]) >= {"index.faiss", "bm25/vocab.index.json", "lexicon.json", "faqs.faiss"}
+    assert set(manifest["files"]) >= {
+        "index.faiss",
+        "bm25/vocab.index.json",
+        "lexicon.json",
+        "faqs.faiss",
+        "views/heading.npy",
+        "views/heading_of_chunk.npy",
+        "views/heading.json",
+        "views/sentence.npy",
+        "views/sentence_offsets.npy",
+    }
+    assert set(manifest["views"]) == {"chunk", "heading", "sentence"}
+    assert len(index.heading.texts) == len({c.context for c in index.chunks})
+    assert [index.heading.texts[row] for row in index.heading.of_chunk] == [c.context for c in index.chunks]
+    sentences = sum(len(sentences_of(c.text)) for c in index.chunks)
+    assert index.sentence.vectors.shape == (sentences, 64) and index.sentence.vectors.dtype == np.float16
+    assert index.sentence.offsets[-1] == sentences
     assert manifest["model"] == {"id": "fake/hashing-bow", "dimension": 64, "max_tokens": 48}
     assert manifest["counts"]["documents"] == 2 == len(index.documents)
     assert manifest["counts"]["chunks"] == len(index.chunks) == index.faiss.ntotal

@@ -11,8 +11,8 @@ from qa.errors import InvalidQueryError
 from qa.indexing.build import build_index
 from qa.indexing.chunking import ChunkSettings
 from qa.indexing.storage import load_index
+from qa.retrieval.catalog import make_retrievers
 from qa.retrieval.query import Filters
-from qa.retrieval.retrievers import make_retrievers
 from qa.retrieval.searcher import Searcher
 from qa.serving.service import QAService
 from tests.conftest import FAKE_CHUNKING, SEED_CORPUS
@@ -31,7 +31,7 @@ def ask(service: QAService, question: str, k: int = 5, mode: str = "hybrid", **f
     return service.ask(question, k, mode, Filters(**filters) if filters else None)
 
 
-@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+@pytest.mark.parametrize("mode", ["multiview", "hybrid", "dense", "bm25"])
 def test_every_mode_returns_k_ranked_distinct_results(service: QAService, mode: str) -> None:
     answer = ask(service, "pomalidomide neutropenia infection risk", 5, mode)
     assert [h.rank for h in answer.hits] == [1, 2, 3, 4, 5]
@@ -51,7 +51,7 @@ def test_doc_filter_applies_before_ranking_and_still_fills_k(service: QAService)
     answer = ask(service, "pomalidomide dosage for myeloma", 6, doc_ids=(ARTICLE,))
     assert len(answer.hits) == min(6, total)
     assert {h.chunk.doc_id for h in answer.hits} == {ARTICLE}
-    for mode in ("dense", "bm25"):
+    for mode in ("multiview", "dense", "bm25"):
         assert {h.chunk.doc_id for h in ask(service, "antibiotics", 3, mode, doc_ids=(ARTICLE,)).hits} == {ARTICLE}
 
 

@@ -11,24 +11,32 @@ from hypothesis import strategies as st
 
 from qa.indexing.calibration import CALIBRATION_FILE, Calibration
 from qa.indexing.storage import load_index
-from qa.retrieval.signal import calibrate, classify, drug_like_words, unknown_drugs
+from qa.retrieval.signal import Answered, Evidence, calibrate, classify, drug_like_words, unknown_drugs
 from tests.conftest import ROOT
 
 CAL = Calibration("m", none_below=0.5, strong_from=0.7)
 
 
 @pytest.mark.parametrize(
-    ("confidence", "unknown", "level"),
-    [(0.9, False, "strong"), (0.6, False, "weak"), (0.3, False, "none"), (None, False, "none"),
-     (0.9, True, "weak"), (0.6, True, "none"), (0.3, True, "none")],
-)  # fmt: skip
-def test_classify(confidence, unknown, level) -> None:
-    assert classify(confidence, CAL, unknown_drug=unknown) == level
+    ("confidence", "unknown", "known_drug", "level"),
+    [
+        (0.9, (), False, "strong"),
+        (0.6, (), False, "weak"),
+        (0.3, (), False, "none"),
+        (None, (), False, "none"),
+        (0.9, ("ozempic",), False, "none"),  # about a drug the corpus lacks: nothing to show
+        (0.9, ("ozempic",), True, "weak"),  # "pomalidomide with Ozempic": the corpus's drug may help
+        (0.6, ("ozempic",), True, "weak"),
+        (0.3, ("ozempic",), True, "none"),
+    ],
+)
+def test_classify(confidence, unknown, known_drug, level) -> None:
+    assert classify(Evidence(confidence, unknown, known_drug), CAL) == level
 
 
 def test_uncalibrated_is_never_strong() -> None:
-    assert classify(0.99, None) == "weak"
-    assert classify(None, None) == "none"
+    assert classify(Evidence(0.99), None) == "weak"
+    assert classify(Evidence(None), None) == "none"
 
 
 def test_drug_like_words_are_inn_stems() -> None:
@@ -39,31 +47,55 @@ def test_drug_like_words_are_inn_stems() -> None:
     assert unknown_drugs("Pomalidomide dose", lambda w: False, named=[(0, 12)]) == []
 
 
-def test_calibrate_separable_sets() -> None:
+def answered(rng: random.Random, n: int, low: float, high: float, good_share: float) -> list[Answered]:
+    return [Answered(rng.uniform(low, high), rng.random() < good_share) for _ in range(n)]
+
+
+def test_calibrate_holds_for_every_set() -> None:
     rng = random.Random(0)
-    good = [rng.uniform(0.6, 0.95) for _ in range(200)]
-    wrong = [rng.uniform(0.6, 0.9) for _ in range(20)]
-    unanswerable = [rng.uniform(0.1, 0.5) for _ in range(30)]
-    none_below, strong_from, stats = calibrate(good, wrong, unanswerable)
+    easy = answered(rng, 500, 0.6, 1.0, 0.95)  # template questions: high scores
+    hard = answered(rng, 200, 0.35, 0.9, 0.8)  # plain-language questions: lower scores
+    none_below, strong_from, stats = calibrate({"easy": easy, "hard": hard})
     assert none_below <= strong_from
-    assert strong_from >= max(unanswerable) + 0.05
-    assert stats["unanswerable_strong"] == 0
-    assert stats["good_none"] <= 0.05
+    for name, rows in {"easy": easy, "hard": hard}.items():
+        assert sum(r.confidence < none_below for r in rows) / len(rows) <= 0.02  # each set, not the pool
+        strong = [r for r in rows if r.confidence >= strong_from]
+        assert sum(r.good for r in strong) / len(strong) >= 0.85
+        assert stats["sets"][name]["none"] <= 0.02
+    # Pooled, the easy set would set the floor for both and flag far more of the hard set.
+    pooled, _, _ = calibrate({"all": easy + hard})
+    assert pooled > none_below
 
 
 @given(
-    good=st.lists(st.floats(0, 1), min_size=1, max_size=60),
-    wrong=st.lists(st.floats(0, 1), max_size=30),
-    unanswerable=st.lists(st.floats(0, 1), min_size=1, max_size=30),
+    st.dictionaries(
+        st.sampled_from(["a", "b", "c"]),
+        st.lists(st.builds(Answered, st.floats(0, 1), st.booleans()), min_size=1, max_size=60),
+        min_size=1,
+    )
 )
-def test_calibrate_properties(good, wrong, unanswerable) -> None:
-    none_below, strong_from, _ = calibrate(good, wrong, unanswerable)
+def test_calibrate_properties(sets) -> None:
+    none_below, strong_from, _ = calibrate(sets)
     assert none_below <= strong_from
-    assert all(u < strong_from for u in unanswerable)  # no unanswerable question is ever strong
-    if strong_from <= 1.0:
-        above_good = sum(c >= strong_from for c in good)
-        above_wrong = sum(c >= strong_from for c in wrong)
-        assert above_good / (above_good + above_wrong) >= 0.85
+    for rows in sets.values():
+        assert sum(r.confidence < none_below for r in rows) <= int(len(rows) * 0.02)
+        if strong_from <= 1.0:
+            strong = [r for r in rows if r.confidence >= strong_from]
+            assert not strong or sum(r.good for r in strong) / len(strong) >= 0.85
+
+
+def test_none_below_lies_halfway_so_rounding_cannot_flag_one_more() -> None:
+    rows = [Answered(0.30 + i / 100, True) for i in range(100)]  # 0.30, 0.31, ... 0.99
+    none_below, _, _ = calibrate({"set": rows})
+    assert none_below == pytest.approx(0.315)  # 2 of 100 may fall below: halfway between 0.31 and 0.32
+    assert sum(r.confidence < round(none_below, 2) for r in rows) == 2
+    only, _, _ = calibrate({"small": rows[:10]})  # 2% of 10 is 0 questions: below the lowest
+    assert only < 0.30
+
+
+def test_calibrate_needs_answerable_questions() -> None:
+    with pytest.raises(ValueError, match="answerable"):
+        calibrate({"empty": []})
 
 
 def test_calibration_is_stored_with_the_index_and_tied_to_its_model(fake_index_dir: Path, tmp_path: Path) -> None:
@@ -84,4 +116,5 @@ def test_packaged_calibration_for_the_real_model_is_valid() -> None:
     calibration = Calibration.load(path)
     assert calibration.model_id == "sentence-transformers/all-MiniLM-L6-v2"
     assert 0 < calibration.none_below < calibration.strong_from < 1
-    assert calibration.calibrated_on["unanswerable_strong"] == 0
+    assert calibration.calibrated_on["retriever"] == "multiview"
+    assert all(s["none"] <= 0.02 for s in calibration.calibrated_on["sets"].values())

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from qa.serving.chat import DISCLAIMER, NOT_COVERED, Message, chat, sentences_of
+from qa.indexing.sentences import sentences_of
+from qa.serving.chat import DISCLAIMER, NOT_COVERED, Message, chat
 from qa.serving.service import QAService
 
 

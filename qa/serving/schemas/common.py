@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from pydantic import BaseModel, Field
 
 from qa.indexing.chunking import Chunk
-from qa.indexing.lexicon import Mention
+from qa.retrieval.recognition import Mention
 
 
 class Source(BaseModel):

@@ -39,10 +39,12 @@ class QueryRequest(BaseModel):
         description=f"The question, in the asker's own words (1 to {MAX_QUESTION_CHARS} characters).",
     )
     k: int = Field(5, ge=1, le=MAX_K, description=f"How many results to return, 1 to {MAX_K}.")
-    mode: Literal["hybrid", "dense", "bm25"] = Field(
-        "hybrid",
-        description="hybrid: dense and BM25 fused, drugs named in the question boosted (default); "
-        "dense: embedding similarity only; bm25: keyword ranking only.",
+    mode: Literal["multiview", "hybrid", "dense", "bm25"] = Field(
+        "multiview",
+        description="multiview (default): each passage's text, heading line and sentences matched against the "
+        "question, a view other than the text counting by how much it beats the best text match; hybrid: dense "
+        "and BM25 fused, drugs named in the question boosted; dense: embedding similarity of passage texts only; "
+        "bm25: keyword ranking only.",
     )
     filters: QueryFilters | None = Field(None, description="Optional restrictions by document and section.")
 

@@ -1,0 +1,22 @@
+"""Sentences of a passage: the units the sentence view embeds and chat answers quote."""
+
+from __future__ import annotations
+
+import re
+
+MIN_WORDS = 4
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])")
+_LIST_MARKER = re.compile(r"^\s*(?:[*•·\-–]|\d{1,2}[.)])\s+")
+
+
+def sentences_of(text: str) -> list[str]:
+    """Sentences and list items of a passage, markup dropped, whitespace collapsed."""
+    out = []
+    for line in text.splitlines():
+        line = _LIST_MARKER.sub("", line.replace("**", "").replace("__", "")).strip()
+        line = re.sub(r"^A:\s+", "", line)  # FAQ answers written as "A: ..."
+        for sentence in _SENTENCE_END.split(line):
+            sentence = " ".join(sentence.split())
+            if len(sentence.split()) >= MIN_WORDS and not sentence.endswith(":"):
+                out.append(sentence)
+    return out

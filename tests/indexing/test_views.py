@@ -1,0 +1,58 @@
+"""The heading and sentence views: what they embed, how they are stored, checked and reused."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.errors import IndexCorruptError
+from qa.indexing.build import build_index
+from qa.indexing.sentences import sentences_of
+from qa.indexing.storage import load_index
+from qa.indexing.views import VIEWS_DIR, SentenceView, heading_lines, sentence_texts
+from tests.conftest import FAKE_CHUNKING, SEED_CORPUS
+from tests.fakes import FakeEmbedder
+
+
+def test_heading_lines_are_embedded_once_each(fake_index_dir: Path) -> None:
+    chunks = load_index(fake_index_dir).chunks
+    texts, rows = heading_lines(chunks)
+    assert len(texts) == len(set(texts)) < len(chunks)  # long sections share their heading line
+    assert [texts[r] for r in rows] == [c.context for c in chunks]
+
+
+def test_sentence_texts_carry_their_heading_and_group_by_chunk(fake_index_dir: Path) -> None:
+    chunks = load_index(fake_index_dir).chunks
+    texts, offsets = sentence_texts(chunks)
+    assert offsets[0] == 0 and offsets[-1] == len(texts) and np.all(np.diff(offsets) >= 0)
+    for i, chunk in enumerate(chunks[:10]):
+        head = chunk.heading_path[-1] if len(chunk.heading_path) > 1 else chunk.title
+        assert texts[offsets[i] : offsets[i + 1]] == [f"{head}: {s}" for s in sentences_of(chunk.text)]
+
+
+def test_best_sentence_per_chunk() -> None:
+    vectors = np.eye(3, dtype=np.float16)
+    view = SentenceView(vectors, np.array([0, 2, 2, 3]))  # chunk 0: rows 0-1; chunk 1: none; chunk 2: row 2
+    best = view.best(np.array([0.2, 0.9, 0.5], dtype=np.float32), np.array([2, 0, 1]))
+    assert best[0] == pytest.approx(0.5) and best[1] == pytest.approx(0.9) and best[2] == -np.inf
+
+
+def test_a_rebuild_reuses_view_vectors(fake_index_dir: Path, tmp_path: Path) -> None:
+    target = tmp_path / "index"
+    shutil.copytree(fake_index_dir, target)
+    embedder = FakeEmbedder()
+    build_index(SEED_CORPUS, target, embedder, FAKE_CHUNKING)
+    # Only the FAQ questions are embedded again: every chunk, heading and sentence vector is reused.
+    assert embedder.texts_embedded == len(load_index(target).faqs)
+
+
+@pytest.mark.parametrize("name", ["sentence_offsets.npy", "heading_of_chunk.npy"])
+def test_a_view_that_does_not_fit_the_index_is_refused(fake_index_dir: Path, tmp_path: Path, name: str) -> None:
+    target = tmp_path / "index"
+    shutil.copytree(fake_index_dir, target)
+    np.save(target / VIEWS_DIR / name, np.zeros(3, dtype=np.int64))
+    with pytest.raises(IndexCorruptError, match=name.split(".")[0].split("_")[0]):
+        load_index(target)

@@ -1,0 +1,121 @@
+"""Multi-view retrieval: a view other than the passage text counts by its margin over the best
+text match; heading-only candidates; filters; the ablation names (fake embedder)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.indexing.storage import load_index
+from qa.retrieval.catalog import RETRIEVERS, make_retrievers
+from qa.retrieval.query import Filters
+from qa.retrieval.recognition import RULES
+from qa.retrieval.searcher import Searcher
+from tests.fakes import FakeEmbedder
+
+
+@pytest.fixture(scope="module")
+def searcher(fake_index_dir: Path) -> Searcher:
+    return Searcher(load_index(fake_index_dir), FakeEmbedder())
+
+
+def test_view_scores_are_cosine_plus_the_margins_over_the_runner_up(searcher: Searcher) -> None:
+    query = searcher.prepare("Dosage Adjustments for renal impairment")
+    question = searcher.vector(query)[0]
+    rows = np.arange(searcher.size)
+    cosine = searcher.matrix @ question
+    best = np.sort(cosine)[-searcher.settings.view_margin_rank]
+    assert searcher.reference(query) == pytest.approx(best)
+    heading = searcher.index.heading.scores(question)
+    sentence = searcher.index.sentence.best(question, rows)
+    expected = cosine + np.maximum(0, heading - best) + np.maximum(0, sentence - best)
+    assert np.allclose(searcher.view_scores(query, rows), expected, atol=1e-5)
+    assert np.allclose(searcher.view_scores(query, rows, ()), cosine, atol=1e-6)
+    # A margin is never negative: no view can pull a passage below its own text match.
+    assert np.all(searcher.view_scores(query, rows) >= cosine - 1e-6)
+
+
+def test_a_question_that_restates_a_heading_gets_the_whole_margin(searcher: Searcher) -> None:
+    row = next(r for r, c in enumerate(searcher.index.chunks) if c.heading_path[-1] == "Dosage Adjustments")
+    query = searcher.prepare(searcher.index.chunks[row].context)  # the heading line itself
+    cosines = searcher.cosines(query)
+    heading_margin = searcher.view_scores(query, np.array([row]), ("heading",))[0] - cosines[row]
+    assert heading_margin == pytest.approx(1.0 - searcher.reference(query), abs=1e-5)  # an exact heading match
+    assert heading_margin > 0.2
+
+
+def test_sibling_sections_of_the_candidates_documents_join_the_candidates(searcher: Searcher, monkeypatch) -> None:
+    """The section whose heading names what was asked is scored even when the text view found
+    only another section of its document (here the text view is made to find nothing else)."""
+    (retriever,) = make_retrievers(["multiview"], searcher).values()
+    chunks = searcher.index.chunks
+    target = next(r for r, c in enumerate(chunks) if c.heading_path[-1] == "Dosage Adjustments")
+    query = retriever.prepare(chunks[target].context)
+    sibling = next(
+        r for r, c in enumerate(chunks) if c.doc_id == chunks[target].doc_id and c.context != chunks[target].context
+    )
+    monkeypatch.setattr(searcher, "dense", lambda q, n, rows=None: [(sibling, float(searcher.cosines(q)[sibling]))])
+    ranked = [row for row, _ in retriever.rank(query, 10)]
+    assert target in ranked
+    assert {chunks[r].doc_id for r in ranked} == {chunks[target].doc_id}  # siblings only, no other document
+
+
+def test_a_full_heading_scan_finds_sections_of_documents_the_text_view_missed(searcher: Searcher, monkeypatch) -> None:
+    (retriever,) = make_retrievers(["multiview-heading-scan"], searcher).values()
+    chunks = searcher.index.chunks
+    target = next(r for r, c in enumerate(chunks) if c.heading_path[-1] == "Dosage Adjustments")
+    query = retriever.prepare(chunks[target].context)
+    other = next(r for r, c in enumerate(chunks) if c.doc_id != chunks[target].doc_id)
+    monkeypatch.setattr(searcher, "dense", lambda q, n, rows=None: [(other, float(searcher.cosines(q)[other]))])
+    assert target in [row for row, _ in retriever.rank(query, 10)]
+
+
+def test_sentences_are_scored_for_the_best_placed_candidates_only(searcher: Searcher, monkeypatch) -> None:
+    retrievers = make_retrievers(["multiview", "multiview-all-sentences"], searcher)
+    limited, everything = retrievers["multiview"], retrievers["multiview-all-sentences"]
+    scored: list[int] = []
+    original = searcher.margin
+
+    def counting(query, rows, view):
+        if view == "sentence":
+            scored.append(len(rows))
+        return original(query, rows, view)
+
+    monkeypatch.setattr(searcher, "margin", counting)
+    monkeypatch.setattr(type(limited), "sentence_limit", 3)
+    query = limited.prepare("take with food missed dose")
+    top = limited.rank(query, 3)
+    assert scored[-1] == 3
+    everything.rank(everything.prepare("take with food missed dose"), 3)
+    assert scored[-1] > 3
+    assert len(top) == 3
+
+
+def test_filters_hold_for_every_view(searcher: Searcher) -> None:
+    (retriever,) = make_retrievers(["multiview"], searcher).values()
+    query = retriever.prepare("Dosage Adjustments", Filters(doc_ids=("pomalidomide-infection-article",)))
+    hits = retriever.search(query, 5)
+    assert hits and {h.chunk.doc_id for h in hits} == {"pomalidomide-infection-article"}
+
+
+def test_ablations_are_registered() -> None:
+    names = set(RETRIEVERS)
+    assert {"views:chunk", "views:chunk+heading", "views:chunk+sentence", "views:chunk+heading+sentence"} <= names
+    assert {f"multiview-no-{rule}" for rule in RULES - {"name"}} <= names
+    assert {"multiview-basic-names", "multiview-no-names", "multiview+bm25", "multiview+boost"} <= names
+
+
+def test_view_ablations_rank_as_their_views_say(searcher: Searcher) -> None:
+    retrievers = make_retrievers(["views:chunk", "dense", "multiview+bm25"], searcher)
+    query = retrievers["dense"].prepare("infection risk neutropenia")
+    chunk_only = [h.chunk.id for h in retrievers["views:chunk"].search(query, 5)]
+    assert chunk_only == [h.chunk.id for h in retrievers["dense"].search(query, 5)]
+    assert len(retrievers["multiview+bm25"].search(query, 5)) == 5
+
+
+def test_no_names_means_no_recognition(searcher: Searcher) -> None:
+    (retriever,) = make_retrievers(["multiview-no-names"], searcher).values()
+    query = retriever.prepare("Should I stop Imnovid during an infection?")
+    assert query.mentions == [] and query.search_text == query.text
