@@ -109,12 +109,18 @@ class Recogniser:
         limit = max_edits(phrase)
         forms = self._by_words.get(len(words), [])
         if limit and forms and "edit" in self.rules:
-            best = extract(phrase, forms, scorer=Levenshtein.distance, score_cutoff=limit, limit=2)
+            best = extract(phrase, forms, scorer=Levenshtein.distance, score_cutoff=limit, limit=None)
             best = [(form, distance) for form, distance, _ in best if distance <= max_edits(form)]
-            if best and (len(best) == 1 or best[0][1] < best[1][1]):  # two forms equally close: no guess
-                return {key for key, exact_case in self._forms[best[0][0]] if exact_case is None}, "edit"
             if best:
-                return set(), ""
+                closest = min(distance for _, distance in best)
+                found = [
+                    frozenset(key for key, exact_case in self._forms[form] if exact_case is None)
+                    for form, distance in best
+                    if distance == closest
+                ]
+                # Forms equally close that name different entities: no guess. Two spellings of one
+                # drug (pomalidomide, pomalidomida) are one answer.
+                return (set(found[0]), "edit") if len(set(found)) == 1 else (set(), "")
         if len(words) == 1 and "sound" in self.rules:
             return self._sounds_like(words[0]), "sound"
         return set(), ""
@@ -127,9 +133,10 @@ class Recogniser:
         alike = sorted(
             (Levenshtein.distance(word, name), name) for name in self._single if names.sounds_alike(word, name)
         )
-        if not alike or (len(alike) > 1 and alike[0][0] == alike[1][0]):
+        if not alike:
             return set()
-        return self._bases[alike[0][1]]
+        closest = {frozenset(self._bases[name]) for distance, name in alike if distance == alike[0][0]}
+        return set(next(iter(closest))) if len(closest) == 1 else set()
 
     def _match(self, words: list[str], original: str) -> tuple[set[str], str]:
         phrase = " ".join(words)

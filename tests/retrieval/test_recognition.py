@@ -124,6 +124,9 @@ def test_sound_alike_spellings() -> None:
     assert rules(synonyms, "how do they test for trichinosis") == [("Trichinellosis", "trichinosis", "sound")]
     tie = drugs(Entity("Imatinib", doc_ids={"a"}), Entity("Imatinab", doc_ids={"b"}))
     assert rules(tie, "is imatinob safe") == []  # two names equally close: no guess
+    # Two spellings of one drug equally close (a dictionary alias in another language) are one answer.
+    spellings = drugs(Entity("Pomalidomide", aliases={"pomalidomida"}, doc_ids={"p"}))
+    assert rules(spellings, "a dose of pomalidomid") == [("Pomalidomide", "pomalidomid", "edit")]
 
 
 def test_a_rare_corpus_word_may_be_a_misspelling_in_a_large_corpus_only() -> None:
