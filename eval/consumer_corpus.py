@@ -8,11 +8,16 @@ copied, and the directory is not committed).
 MedQuAD is read from ../shared/data/medquad (or MEDQUAD_DIR). Without it the script stops and
 says so: the set's MedQuAD questions cannot be scored without their documents.
 
+``--held-out-only`` keeps only the MedQuAD pages of ``eval/medquad_split.json``'s ``held_out``
+part (every page the consumer set asks about is in it): the corpus on which the domain adapter,
+trained on the other part, is compared with the base model (``index/corpora/adapter-eval``, and
+MedQuAD's questions about those pages in ``index/corpora/adapter-eval.medquad.jsonl``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -27,12 +32,22 @@ def main() -> None:
     parser.add_argument(
         "--medquad", type=Path, default=Path(os.environ.get("MEDQUAD_DIR") or ROOT.parent / "shared/data/medquad")
     )
+    parser.add_argument("--held-out-only", action="store_true", help="MedQuAD pages of the held-out split only")
     args = parser.parse_args()
     medquad = args.medquad / "corpus"
     if not medquad.is_dir():
         sys.exit(f"MedQuAD not found at {medquad}; set MEDQUAD_DIR (the consumer set needs its pages)")
     args.out.mkdir(parents=True, exist_ok=True)
     pages = sorted(medquad.glob("*.md"))
+    if args.held_out_only:
+        split = json.loads((ROOT / "eval" / "medquad_split.json").read_text(encoding="utf-8"))
+        keep = set(split["held_out"])
+        pages = [p for p in pages if p.stem in keep]
+        questions = args.out.with_suffix(".medquad.jsonl")  # MedQuAD's questions about those pages
+        lines = (args.medquad / "eval.jsonl").read_text(encoding="utf-8").splitlines()
+        questions.parent.mkdir(parents=True, exist_ok=True)
+        questions.write_text("".join(f"{x}\n" for x in lines if x.strip() and json.loads(x)["doc"] in keep), "utf-8")
+        print(f"{questions}: MedQuAD's questions about the held-out pages")
     sources = sorted(p for p in args.seed_corpus.iterdir() if p.is_file()) + pages
     wanted = {p.name: p.resolve() for p in sources}
     if len(wanted) != len(sources):

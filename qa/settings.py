@@ -54,6 +54,13 @@ class Settings(BaseSettings):
             "Nothing is ever downloaded."
         ),
     )
+    model_adapter: str = Field(
+        "none",
+        description=(
+            "Domain adapter merged into the model: 'none', 'bundled' (the MedQuAD-trained adapter in the "
+            "package, checked by sha256) or the path of an adapter file written by eval/train_adapter.py."
+        ),
+    )
     device: str = Field("cpu", description="torch device for the embedder: cpu, cuda, cuda:N, mps.")
     batch_size: int = Field(64, ge=1, le=4096, description="Embedding batch size.")
     max_chunk_tokens: int = Field(
@@ -110,6 +117,16 @@ class Settings(BaseSettings):
         value = value.strip()
         if not value:
             raise ValueError("must name a model, e.g. all-MiniLM-L6-v2")
+        return value
+
+    @field_validator("model_adapter")
+    @classmethod
+    def _adapter_known(cls, value: str) -> str:
+        value = value.strip()
+        if value.lower() in ("none", "bundled", ""):
+            return value.lower() or "none"
+        if not Path(value).expanduser().is_file():
+            raise ValueError(f"{value!r} is not 'none', 'bundled' or the path of an adapter file")
         return value
 
     @field_validator("device")

@@ -18,6 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from qa.errors import ModelError
+from qa.indexing.adapter import AdapterRef, merge_adapter, resolve_adapter
 
 BUNDLED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 BUNDLED_NAMES = frozenset({"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"})
@@ -95,10 +96,14 @@ def verify_bundled_weights(model_dir: str) -> None:
 
 
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model, loaded lazily and offline."""
+    """A sentence-transformers model, loaded lazily and offline, with an optional domain adapter
+    (``qa.indexing.adapter``; its file is checked here, its weights merged at load)."""
 
-    def __init__(self, model: str = "all-MiniLM-L6-v2", *, device: str = "cpu", batch_size: int = 64) -> None:
+    def __init__(
+        self, model: str = "all-MiniLM-L6-v2", *, device: str = "cpu", batch_size: int = 64, adapter: str = "none"
+    ) -> None:
         self._resolved = resolve_model(model)
+        self._adapter: AdapterRef | None = resolve_adapter(adapter)
         self._device = device
         self._batch_size = batch_size
         self._model: Any = None
@@ -106,7 +111,8 @@ class SentenceTransformerEmbedder:
 
     @property
     def model_id(self) -> str:
-        return self._resolved.model_id
+        """The model's id, with the adapter's hash when one is applied (indexes are tied to it)."""
+        return self._resolved.model_id + (self._adapter.tag if self._adapter else "")
 
     @property
     def loaded(self) -> bool:
@@ -134,13 +140,16 @@ class SentenceTransformerEmbedder:
         hf_logging.disable_progress_bar()
         hf_logging.set_verbosity_error()
         try:
-            return SentenceTransformer(self._resolved.location, device=self._device, local_files_only=True)
+            model = SentenceTransformer(self._resolved.location, device=self._device, local_files_only=True)
         except Exception as exc:  # the library raises many kinds; all mean "cannot load"
             raise ModelError(
                 f"cannot load embedding model {self._resolved.location!r} on device "
                 f"{self._device!r}: {exc}. This service never downloads models: set QA_MODEL to "
                 "all-MiniLM-L6-v2 (bundled) or to a local sentence-transformers directory"
             ) from exc
+        if self._adapter is not None:
+            merge_adapter(model[0].auto_model, self._adapter, self._resolved.model_id)
+        return model
 
     @property
     def dimension(self) -> int:

@@ -80,6 +80,14 @@ class Index:
     def check_model(self, model_id: str, dimension: int | None = None) -> None:
         """Refuse to serve with an embedder other than the one the index was built with."""
         if model_id != self.model_id:
+            built, configured = self.model_id.split("+adapter:"), model_id.split("+adapter:")
+            if built[0] == configured[0]:
+                adapter = f"adapter {built[1]}…" if len(built) > 1 else "no adapter"
+                raise IndexMismatchError(
+                    f"the index at {self.path} was built with {adapter}, but the configured model is "
+                    f"{model_id!r}; rebuild it with `qa index --index {self.path}` or set QA_MODEL_ADAPTER "
+                    "to the adapter it was built with"
+                )
             raise IndexMismatchError(
                 f"the index at {self.path} was built with model {self.model_id!r}, but the configured "
                 f"model is {model_id!r}; rebuild it with `qa index --index {self.path}` or set "

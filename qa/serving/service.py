@@ -47,7 +47,9 @@ class Answer:
 
 
 def make_embedder(settings: Settings) -> SentenceTransformerEmbedder:
-    return SentenceTransformerEmbedder(settings.model, device=settings.device, batch_size=settings.batch_size)
+    return SentenceTransformerEmbedder(
+        settings.model, device=settings.device, batch_size=settings.batch_size, adapter=settings.model_adapter
+    )
 
 
 def chunk_settings(settings: Settings, embedder: Embedder) -> ChunkSettings:
