@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -61,6 +61,26 @@ class Settings(BaseSettings):
             "package, checked by sha256) or the path of an adapter file written by eval/train_adapter.py."
         ),
     )
+    encoder: Literal["torch", "onnx", "onnx-int8"] = Field(
+        "onnx",
+        description=(
+            "What computes the vectors: 'onnx' (ONNX Runtime; the same vectors as torch, faster), 'torch' "
+            "(sentence-transformers), or 'onnx-int8' (dynamic int8 quantisation; different vectors, so an index "
+            "must be built with it). The ONNX export is made once from the bundled weights into QA_CACHE_DIR."
+        ),
+    )
+    cache_dir: Path = Field(
+        Path("~/.cache/drugqa"), description="Where derived model files (the ONNX export) are cached, with sha256."
+    )
+    batch_max: int = Field(
+        32,
+        ge=1,
+        le=1024,
+        description="Micro-batching: most questions per encoder call (1: off).",
+    )
+    batch_wait_ms: float = Field(
+        2.0, ge=0, le=100, description="Micro-batching: longest wait for a batch to fill, only while under load."
+    )
     device: str = Field("cpu", description="torch device for the embedder: cpu, cuda, cuda:N, mps.")
     batch_size: int = Field(64, ge=1, le=4096, description="Embedding batch size.")
     max_chunk_tokens: int = Field(
@@ -106,6 +126,13 @@ class Settings(BaseSettings):
             "or JSON list of scheme://host[:port], or '*'. Default: the service's own origin and localhost "
             "development ports (3000, 5173, 8080)."
         ),
+    )
+    watch_seconds: float = Field(
+        2.0,
+        ge=0,
+        le=3600,
+        description="How often `qa serve` checks its index directory for a new build to swap in (0: never; "
+        "POST /admin/reload still works).",
     )
     host: str = Field("127.0.0.1", description="Address `qa serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `qa serve` listens on.")

@@ -86,10 +86,17 @@ def client(fake_settings: Settings, fake_service: QAService):
 
 # ------------------------------------------------------------------ real model
 @pytest.fixture(scope="session")
-def real_embedder():
-    from qa.indexing.embedding import SentenceTransformerEmbedder
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where this test session exports the bundled model to ONNX (once)."""
+    return tmp_path_factory.mktemp("onnx-cache")
 
-    return SentenceTransformerEmbedder("all-MiniLM-L6-v2")
+
+@pytest.fixture(scope="session")
+def real_embedder(onnx_cache: Path):
+    """The real all-MiniLM-L6-v2 behind the default encoder (ONNX Runtime)."""
+    from qa.serving.service import make_embedder
+
+    return make_embedder(Settings(cache_dir=onnx_cache))
 
 
 @pytest.fixture(scope="session")

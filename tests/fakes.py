@@ -16,6 +16,8 @@ _TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
 class FakeEmbedder:
+    encoder = "fake"
+
     def __init__(self, dimension: int = 64, max_tokens: int = 48, model_id: str = "fake/hashing-bow") -> None:
         self._dimension = dimension
         self._max_tokens = max_tokens

@@ -51,8 +51,10 @@ def test_unknown_model_name_fails_without_downloading(tmp_path: Path) -> None:
         embedder.embed(["x"])
 
 
-def test_no_chunk_is_truncated_by_the_real_model(real_service: QAService, real_embedder) -> None:
-    model = real_embedder._load()
+def test_no_chunk_is_truncated_by_the_real_model(real_service: QAService) -> None:
+    from qa.indexing.embedding import SentenceTransformerEmbedder
+
+    model = SentenceTransformerEmbedder().load()  # torch's tokenizer checks the chunks the default encoder cut
     for chunk in real_service.index.chunks:
         ids = model.tokenizer(chunk_embedding_text(chunk), truncation=False)["input_ids"]
         assert len(ids) <= model.max_seq_length, chunk.id

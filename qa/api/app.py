@@ -14,26 +14,27 @@ from fastapi.middleware.cors import CORSMiddleware
 from qa import __version__
 from qa.api.errors import install_error_handlers
 from qa.api.middleware import BodyLimit
-from qa.api.routes import chat, documents, query, status, widget
+from qa.api.routes import admin, chat, documents, query, status, widget
 from qa.indexing.embedding import Embedder
 from qa.serving.holder import ServiceHolder
-from qa.settings import Settings
+from qa.settings import Settings, load_settings
 
 MAX_BODY_BYTES = 64 * 1024
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Start loading the index in the background, so the server accepts requests at once."""
-    if app.state.load_on_startup:
-        loader = threading.Thread(
-            target=app.state.holder.load,
-            args=(app.state.settings, app.state.embedder),
-            name="qa-index-loader",
-            daemon=True,
-        )
-        loader.start()
+    """Start loading the index in the background, so the server accepts requests at once, and
+    watch the index directory for a new build."""
+    settings: Settings = app.state.settings
+    holder: ServiceHolder = app.state.holder
+    stop = threading.Event()
+    if app.state.load_on_startup:  # then watch for a new build to swap in (QA_WATCH_SECONDS)
+        threading.Thread(
+            target=holder.load_and_watch, args=(settings, app.state.embedder, stop), name="qa-index", daemon=True
+        ).start()
     yield
+    stop.set()
 
 
 def create_app(settings: Settings, *, embedder: Embedder | None = None, load_on_startup: bool = True) -> FastAPI:
@@ -59,6 +60,12 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None, load_on_
         max_age=600,
     )
     install_error_handlers(app)
-    for module in (status, query, documents, chat, widget):
+    for module in (status, query, documents, chat, widget, admin):
         app.include_router(module.router)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app with settings read from ``QA_*`` variables: for ``qa serve --workers N`` and
+    ``uvicorn --factory qa.api.app:app_from_environment``, where each worker process builds its own."""
+    return create_app(load_settings())

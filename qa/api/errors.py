@@ -26,6 +26,12 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 
 
+class Forbidden(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 class ServiceUnavailable(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -103,6 +109,10 @@ async def no_document(_: Request, exc: DocumentNotFoundError) -> JSONResponse:
     return error_response(404, "not_found", str(exc))
 
 
+async def forbidden(_: Request, exc: Forbidden) -> JSONResponse:
+    return error_response(403, "forbidden", exc.message)
+
+
 async def unavailable(_: Request, exc: ServiceUnavailable) -> JSONResponse:
     return error_response(503, "not_ready", exc.message)
 
@@ -127,5 +137,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InvalidQueryError, invalid_query)
     app.add_exception_handler(DocumentNotFoundError, no_document)
     app.add_exception_handler(ServiceUnavailable, unavailable)
+    app.add_exception_handler(Forbidden, forbidden)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, unexpected)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -24,10 +25,23 @@ from qa.indexing.manifest import MANIFEST
 @corpus_option
 @index_option
 @click.option("--rebuild", is_flag=True, help="Rebuild the index before serving, even if one exists.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Worker processes (uvicorn). They share the index files through the page cache (memory-mapped).",
+)
 @domain_errors
 @pass_cli
 def serve_command(
-    cli: CliContext, host: str | None, port: int | None, corpus_dir: Path | None, index_dir: Path | None, rebuild: bool
+    cli: CliContext,
+    host: str | None,
+    port: int | None,
+    corpus_dir: Path | None,
+    index_dir: Path | None,
+    rebuild: bool,
+    workers: int,
 ) -> None:
     """Serve the HTTP API, building the index first if there is none."""
     import uvicorn
@@ -43,6 +57,27 @@ def serve_command(
     # An index that exists but is stale, corrupt or built with another model is reported by
     # the server log and GET /ready; it is never silently replaced.
     click.echo(f"Serving on http://{settings.host}:{settings.port} (API docs at /docs)")
+    if workers == 1:
+        uvicorn.run(
+            create_app(settings, embedder=embedder),
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+        )
+        return
+    embedder.embed(["prepare the encoder (an ONNX export happens once, here, not in every worker)"])
+    # Each worker process reads its settings from the environment: pass on what the options set.
+    os.environ.update(
+        QA_HOST=settings.host,
+        QA_PORT=str(settings.port),
+        QA_CORPUS_DIR=str(settings.corpus_dir),
+        QA_INDEX_DIR=str(settings.index_dir),
+    )
     uvicorn.run(
-        create_app(settings, embedder=embedder), host=settings.host, port=settings.port, log_level=settings.log_level
+        "qa.api.app:app_from_environment",
+        factory=True,
+        workers=workers,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
     )

@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -22,6 +23,7 @@ from qa.indexing.embedding import Embedder
 from qa.indexing.faq_store import FaqStore, faq_entries
 from qa.indexing.lexicon import Lexicon
 from qa.indexing.manifest import CHUNKS_FILE, FAISS_FILE, MANIFEST, make_manifest, sha256_file
+from qa.indexing.probes import probe_record, same_vectors
 from qa.indexing.records import document_record
 from qa.indexing.storage import Index, IndexParts, load_index, read_jsonl, write_atomically, write_index_files
 from qa.indexing.views import (
@@ -61,13 +63,14 @@ def _text_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _previous_vectors(index_dir: Path, model_id: str) -> dict[str, np.ndarray]:
+def _previous_vectors(index_dir: Path, model_id: str, probe: dict[str, Any]) -> dict[str, np.ndarray]:
     """Vectors of the index being replaced, keyed by the text they embed, when its model is the
-    same. Reads only the vectors and chunk texts (checked against its manifest), so an index of an
-    older format still saves re-embedding."""
+    same and its encoder gives the same vectors (``qa.indexing.probes``). Reads only the vectors
+    and chunk texts (checked against its manifest), so an index of an older format still saves
+    re-embedding."""
     try:
         manifest = json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))
-        if manifest["model"]["id"] != model_id:
+        if manifest["model"]["id"] != model_id or not same_vectors(manifest["model"], probe):
             return {}
         for name in (FAISS_FILE, CHUNKS_FILE):
             if sha256_file(index_dir / name) != manifest["files"][name]["sha256"]:
@@ -126,16 +129,22 @@ def embed_with_reuse(
     what: str = "chunk",
 ) -> tuple[np.ndarray, int]:
     """Vectors for ``texts``: reused from ``previous`` (keyed by text hash) where possible, the
-    rest embedded. Returns the vectors and how many were reused."""
+    rest embedded, each distinct text once (MedQuAD repeats boilerplate across hundreds of
+    pages). Returns the vectors and how many were reused from ``previous``."""
     keys = [_text_key(t) for t in texts]
-    todo = [i for i, key in enumerate(keys) if key not in previous]
+    first: dict[str, int] = {}
+    todo = [i for i, key in enumerate(keys) if key not in previous and first.setdefault(key, i) == i]
     vectors = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
     if todo:
         vectors[todo] = embed_texts(embedder, [texts[i] for i in todo], progress=progress, what=what)
+    reused = 0
     for i, key in enumerate(keys):
         if key in previous:
             vectors[i] = previous[key]
-    return vectors, len(texts) - len(todo)
+            reused += 1
+        elif first[key] != i:
+            vectors[i] = vectors[first[key]]
+    return vectors, reused
 
 
 def build_index(
@@ -164,7 +173,8 @@ def build_index(
     chunks = chunk_documents(corpus.documents, chunking, embedder.count_tokens, progress=progress)
     lap("chunk")
     texts = [chunk_embedding_text(c) for c in chunks]
-    previous = _previous_vectors(Path(index_dir), embedder.model_id)
+    probe = probe_record(embedder)
+    previous = _previous_vectors(Path(index_dir), embedder.model_id, probe)
     vectors, reused = embed_with_reuse(embedder, texts, previous, progress=progress)
     lap("embed")
     heading = build_heading_view(chunks, lambda lines: embed_with_reuse(embedder, lines, previous)[0])
@@ -185,7 +195,7 @@ def build_index(
         document_record(doc, by_doc.get(doc.doc_id, []), include_faq=chunking.include_faq) for doc in corpus.documents
     ]
     manifest = make_manifest(
-        model={"id": embedder.model_id, "dimension": embedder.dimension, "max_tokens": embedder.max_tokens},
+        model={"id": embedder.model_id, "dimension": embedder.dimension, "max_tokens": embedder.max_tokens, **probe},
         corpus=corpus,
         corpus_dir=Path(corpus_dir),
         chunking=chunking,

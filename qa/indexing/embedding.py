@@ -33,6 +33,11 @@ class Embedder(Protocol):
     def model_id(self) -> str: ...
 
     @property
+    def encoder(self) -> str:
+        """What computes the vectors (torch, onnx, onnx-int8, ...): recorded in the index manifest."""
+        ...
+
+    @property
     def dimension(self) -> int: ...
 
     @property
@@ -109,6 +114,8 @@ class SentenceTransformerEmbedder:
         self._model: Any = None
         self._lock = threading.Lock()
 
+    encoder = "torch"
+
     @property
     def model_id(self) -> str:
         """The model's id, with the adapter's hash when one is applied (indexes are tied to it)."""
@@ -117,6 +124,10 @@ class SentenceTransformerEmbedder:
     @property
     def loaded(self) -> bool:
         return self._model is not None
+
+    def load(self) -> Any:
+        """The loaded sentence-transformers model (verified, adapter merged)."""
+        return self._load()
 
     def _load(self) -> Any:
         if self._model is not None:

@@ -167,7 +167,7 @@ def load_index(index_dir: Path) -> Index:
                 f"{path} does not match the checksum in {MANIFEST} (changed or truncated); {rebuild}"
             )
     try:
-        vectors = faiss.read_index(str(index_dir / FAISS_FILE))
+        vectors = faiss.read_index(str(index_dir / FAISS_FILE), faiss.IO_FLAG_MMAP_IFC)
     except RuntimeError as exc:
         raise IndexCorruptError(f"{index_dir / FAISS_FILE} cannot be read by FAISS ({exc}); {rebuild}") from None
     chunks = [chunk_from_json(row) for row in read_jsonl(index_dir / CHUNKS_FILE)]

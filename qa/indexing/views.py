@@ -67,7 +67,7 @@ def save_heading_view(view: HeadingView, directory: Path) -> None:
 def load_heading_view(directory: Path, chunks: int, dimension: int) -> HeadingView:
     """The stored heading view, checked against the index's chunk count and dimension."""
     source = Path(directory) / VIEWS_DIR
-    vectors = np.load(source / "heading.npy", allow_pickle=False)
+    vectors = np.load(source / "heading.npy", allow_pickle=False, mmap_mode="r")
     of_chunk = np.load(source / "heading_of_chunk.npy", allow_pickle=False)
     texts = json.loads((source / "heading.json").read_text(encoding="utf-8"))
     if vectors.shape != (len(texts), dimension) or of_chunk.shape != (chunks,):
@@ -138,7 +138,7 @@ def save_sentence_view(view: SentenceView, directory: Path) -> None:
 
 def load_sentence_view(directory: Path, chunks: int, dimension: int) -> SentenceView:
     source = Path(directory) / VIEWS_DIR
-    vectors = np.load(source / "sentence.npy", allow_pickle=False)
+    vectors = np.load(source / "sentence.npy", allow_pickle=False, mmap_mode="r")
     offsets = np.load(source / "sentence_offsets.npy", allow_pickle=False)
     if offsets.shape != (chunks + 1,) or offsets[0] != 0 or offsets[-1] != len(vectors) or np.any(np.diff(offsets) < 0):
         raise ValueError(f"sentence view offsets do not describe {chunks} chunks and {len(vectors)} sentences")

@@ -54,16 +54,22 @@ def near_duplicates(a: frozenset[str], b: frozenset[str], threshold: float = 0.9
     """Same text up to markup, case and a few words: Jaccard similarity of the word sets."""
     if len(a) < min_words or len(b) < min_words:
         return a == b and bool(a)
+    if min(len(a), len(b)) < threshold * max(len(a), len(b)):
+        return False  # Jaccard <= |smaller| / |larger|: no need to intersect
     return len(a & b) / len(a | b) >= threshold
 
 
 def collapse(texts: Sequence[str], limit: int, threshold: float = 0.9) -> list[list[int]]:
     """Group ranked texts so that near-duplicates appear once: each group starts with its
     best-ranked member. Stops after ``limit`` groups."""
+    return collapse_sets([word_set(text) for text in texts], limit, threshold)
+
+
+def collapse_sets(words_of: Sequence[frozenset[str]], limit: int, threshold: float = 0.9) -> list[list[int]]:
+    """``collapse`` over the texts' word sets (``word_set``), which callers may cache."""
     groups: list[list[int]] = []
     sets: list[frozenset[str]] = []
-    for i, text in enumerate(texts):
-        words = word_set(text)
+    for i, words in enumerate(words_of):
         for group, first in zip(groups, sets, strict=True):
             if near_duplicates(words, first, threshold):
                 group.append(i)

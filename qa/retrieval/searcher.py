@@ -19,7 +19,7 @@ from qa.indexing.chunking import Chunk
 from qa.indexing.embedding import Embedder
 from qa.indexing.lexicon import normalize
 from qa.indexing.storage import Index
-from qa.retrieval.fusion import collapse
+from qa.retrieval.fusion import collapse, collapse_sets, word_set
 from qa.retrieval.query import Filters, Hit, Query, Ranking
 from qa.retrieval.recognition import Recogniser
 from qa.retrieval.signal import Evidence, unknown_drugs
@@ -56,6 +56,7 @@ class Searcher:
         )
         self._recognisers = {self.recogniser.rules: self.recogniser}
         self.row_of = {chunk.id: row for row, chunk in enumerate(index.chunks)}
+        self._word_cache: dict[int, frozenset[str]] = {}
         self._doc_rows: dict[str, list[int]] = {}
         self._heading_rows: dict[str, list[int]] = {}
         for row, chunk in enumerate(index.chunks):
@@ -203,6 +204,15 @@ class Searcher:
             candidates = candidates[np.argpartition(-scores[candidates], n - 1)[:n]]
         return sorted(((int(r), float(scores[r])) for r in candidates), key=lambda rs: (-rs[1], rs[0]))
 
+    def _words(self, row: int) -> frozenset[str]:
+        """A chunk's word set for near-duplicate collapse, cached for the chunks that keep coming up."""
+        words = self._word_cache.get(row)
+        if words is None:
+            if len(self._word_cache) >= 20_000:
+                self._word_cache.clear()
+            words = self._word_cache[row] = word_set(self.index.chunks[row].text)
+        return words
+
     def similarity(self, query: Query, row: int) -> float:
         return float(self.matrix[row] @ self.vector(query)[0])
 
@@ -211,7 +221,7 @@ class Searcher:
         """Collapse near-duplicates (same text in several places) and make the top ``k`` hits."""
         chunks = self.index.chunks
         window = list(ranking[: max(3 * k, k + 20)])
-        groups = collapse([chunks[row].text for row, _ in window], k, self.settings.duplicate_threshold)
+        groups = collapse_sets([self._words(row) for row, _ in window], k, self.settings.duplicate_threshold)
         hits = []
         for rank, group in enumerate(groups, start=1):
             row, score = window[group[0]]

@@ -111,13 +111,46 @@ def carry_over(service: QAService, messages: Sequence[Message]) -> tuple[list[st
     return [], None
 
 
-def _pick_sentences(service: QAService, question: str, hits: Sequence[Hit]) -> list[tuple[int, int, str]]:
-    """(passage index, position, sentence) of the sentences closest to the question, in reading order."""
-    candidates = [(p, i, s) for p, hit in enumerate(hits) for i, s in enumerate(sentences_of(hit.chunk.text))]
-    if not candidates:
+def _sentence_vectors(service: QAService, hits: Sequence[Hit], sentences: list[list[str]]) -> list[np.ndarray | None]:
+    """Each passage's sentence vectors: stored by the sentence view at index time, or, for a place
+    the view does not hold (an FAQ answer), embedded on first use and kept by the service.
+    None where they still have to be embedded."""
+    view, row_of, cache = service.index.sentence, service.searcher.row_of, service.sentence_cache
+    out: list[np.ndarray | None] = []
+    for hit, texts in zip(hits, sentences, strict=True):
+        row = row_of.get(hit.chunk.id) if hit.kind == "passage" else None
+        rows = view.rows(row) if row is not None else None
+        if rows is not None and rows.stop - rows.start == len(texts):
+            out.append(view.vectors[rows].astype(np.float32))
+        else:
+            out.append(cache.get(hit.chunk.id))
+    return out
+
+
+def _pick_sentences(
+    service: QAService, question: str, hits: Sequence[Hit], vector: np.ndarray | None = None
+) -> list[tuple[int, int, str]]:
+    """(passage index, position, sentence) of the sentences closest to the question, in reading order.
+
+    Passage sentences are compared through the vectors the sentence view stored at index time;
+    only the question (unless its vector is given) and sentences the view lacks are embedded."""
+    sentences = [sentences_of(hit.chunk.text) for hit in hits]
+    if not any(sentences):
         return []
-    vectors = service.embedder.embed([question, *(s for _, _, s in candidates)])
-    similarity = vectors[1:] @ vectors[0]
+    stored = _sentence_vectors(service, hits, sentences)
+    missing = [s for texts, vectors in zip(sentences, stored, strict=True) if vectors is None for s in texts]
+    texts = ([question] if vector is None else []) + missing
+    fresh = service.embedder.embed(texts) if texts else np.zeros((0, 0), dtype=np.float32)
+    if vector is None:
+        vector, fresh = fresh[0], fresh[1:]
+    blocks, used = [], 0
+    for hit, texts, vectors in zip(hits, sentences, stored, strict=True):
+        if vectors is None:
+            vectors, used = fresh[used : used + len(texts)], used + len(texts)
+            service.sentence_cache.put(hit.chunk.id, vectors)
+        blocks.append(vectors)
+    similarity = np.concatenate(blocks) @ vector
+    candidates = [(p, i, s) for p, texts in enumerate(sentences) for i, s in enumerate(texts)]
     chosen: list[tuple[int, int, str]] = []
     length = 0
     for j in np.argsort(-similarity, kind="stable"):
@@ -135,6 +168,7 @@ class Turn:
 
     reply: ChatReply
     hits: tuple[Hit, ...]
+    vector: np.ndarray | None = None  # the question's vector, when retrieval embedded exactly the question
 
 
 def retrieve(service: QAService, messages: Sequence[Message], k: int = 5) -> Turn:
@@ -158,7 +192,7 @@ def retrieve(service: QAService, messages: Sequence[Message], k: int = 5) -> Tur
         mentions=result.mentions,
         took_ms=(time.perf_counter() - started) * 1000,
     )
-    return Turn(reply, tuple(result.hits) if result.match != "none" else ())
+    return Turn(reply, tuple(result.hits) if result.match != "none" else (), result.vector)
 
 
 def compose(service: QAService, turn: Turn) -> ChatReply:
@@ -169,7 +203,8 @@ def compose(service: QAService, turn: Turn) -> ChatReply:
         hits = turn.hits[:PASSAGES_FOR_ANSWER]
         numbers: dict[int, int] = {}
         # The drug is settled by retrieval; the question alone best picks sentences within its passages.
-        for passage, _, sentence in _pick_sentences(service, reply.question, hits):
+        vector = turn.vector if reply.search_text == reply.question else None
+        for passage, _, sentence in _pick_sentences(service, reply.question, hits, vector):
             number = numbers.setdefault(passage, len(numbers) + 1)
             reply.sentences.append(Sentence(sentence, number))
         reply.citations = [Citation(n, hits[p].chunk, hits[p].kind) for p, n in numbers.items()]

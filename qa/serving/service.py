@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from qa.errors import DocumentNotFoundError, InvalidQueryError
 from qa.indexing.build import BuildReport, build_index
 from qa.indexing.chunking import Chunk, ChunkSettings
 from qa.indexing.embedding import Embedder, SentenceTransformerEmbedder
+from qa.indexing.onnx_encoder import OnnxEmbedder
+from qa.indexing.probes import check_encoder
 from qa.indexing.records import DocumentRecord
 from qa.indexing.storage import Index, load_index
 from qa.ingest.corpus import corpus_fingerprint
@@ -44,11 +48,22 @@ class Answer:
     confidence: float | None = None
     mentions: tuple[Mention, ...] = ()
     unknown_drugs: tuple[str, ...] = ()
+    # the question's vector when exactly the question was embedded (no names added), for reuse
+    vector: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
-def make_embedder(settings: Settings) -> SentenceTransformerEmbedder:
-    return SentenceTransformerEmbedder(
-        settings.model, device=settings.device, batch_size=settings.batch_size, adapter=settings.model_adapter
+def make_embedder(settings: Settings) -> Embedder:
+    """The configured encoder: ``QA_ENCODER`` torch, onnx (the default) or onnx-int8."""
+    if settings.encoder == "torch":
+        return SentenceTransformerEmbedder(
+            settings.model, device=settings.device, batch_size=settings.batch_size, adapter=settings.model_adapter
+        )
+    return OnnxEmbedder(
+        settings.model,
+        adapter=settings.model_adapter,
+        quantize=settings.encoder == "onnx-int8",
+        cache_dir=settings.cache_dir,
+        batch_size=settings.batch_size,
     )
 
 
@@ -87,13 +102,32 @@ def validate_question(question: str, k: int, mode: str = DEFAULT_MODE) -> str:
     return question
 
 
+class VectorCache:
+    """A bounded map of vectors computed at query time (sentences of FAQ answers), thread-safe
+    enough for its use: a lost insert only means embedding again."""
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self.limit = limit
+        self._items: dict[str, np.ndarray] = {}
+
+    def get(self, key: str) -> np.ndarray | None:
+        return self._items.get(key)
+
+    def put(self, key: str, vectors: np.ndarray) -> None:
+        if len(self._items) >= self.limit:
+            self._items.clear()
+        self._items[key] = vectors
+
+
 class QAService:
     def __init__(self, index: Index, embedder: Embedder, retrieval: RetrievalSettings | None = None) -> None:
         index.check_model(embedder.model_id, embedder.dimension)
+        check_encoder(index.manifest["model"], embedder, index.path)
         self.index = index
         self.embedder = embedder
         self.searcher = Searcher(index, embedder, retrieval)
         self.retrievers = make_retrievers(list(MODES), self.searcher)
+        self.sentence_cache = VectorCache()
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None) -> QAService:
@@ -119,6 +153,7 @@ class QAService:
         return Answer(
             question, hits, took_ms, self.index.fingerprint, self.index.model_id, mode, match, evidence.confidence,
             tuple(query.mentions), evidence.unknown_drugs,
+            query.vector[0] if query.vector is not None and query.search_text == question else None,
         )  # fmt: skip
 
     def places(self, doc_id: str) -> list[Chunk]:

@@ -10,6 +10,7 @@ import pytest
 from qa.errors import ConfigError, CorpusError, IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from qa.indexing.build import build_index
 from qa.indexing.manifest import MANIFEST
+from qa.indexing.probes import PROBE_TEXTS
 from qa.indexing.sentences import sentences_of
 from qa.indexing.storage import load_index
 from qa.retrieval.retrievers import DenseRetriever
@@ -56,7 +57,9 @@ def test_saved_index_loads_with_everything_it_needs(fake_index_dir: Path) -> Non
     sentences = sum(len(sentences_of(c.text)) for c in index.chunks)
     assert index.sentence.vectors.shape == (sentences, 64) and index.sentence.vectors.dtype == np.float16
     assert index.sentence.offsets[-1] == sentences
-    assert manifest["model"] == {"id": "fake/hashing-bow", "dimension": 64, "max_tokens": 48}
+    model = dict(manifest["model"])
+    assert len(model.pop("probe")) == len(PROBE_TEXTS)
+    assert model == {"id": "fake/hashing-bow", "dimension": 64, "max_tokens": 48, "encoder": "fake"}
     assert manifest["counts"]["documents"] == 2 == len(index.documents)
     assert manifest["counts"]["chunks"] == len(index.chunks) == index.faiss.ntotal
     assert manifest["chunking"] == FAKE_CHUNKING.as_dict()
@@ -151,8 +154,8 @@ def test_rebuild_replaces_the_index_and_reuses_unchanged_vectors(index_copy: Pat
     embedder = FakeEmbedder()
     report = build_index(SEED_CORPUS, index_copy, embedder, FAKE_CHUNKING)
     assert report.reused_vectors == report.chunks
-    # Only the FAQ questions (for FAQ answers) are embedded again; no chunk is.
-    assert embedder.texts_embedded == len(load_index(index_copy).faqs) == 10
+    # Only the FAQ questions (for FAQ answers) and the encoder probe are embedded again; no chunk is.
+    assert embedder.texts_embedded - len(PROBE_TEXTS) == len(load_index(index_copy).faqs) == 10
     assert load_index(index_copy).manifest["counts"]["chunks"] == report.chunks
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from qa.errors import IndexCorruptError
 from qa.indexing.build import build_index
+from qa.indexing.probes import PROBE_TEXTS
 from qa.indexing.sentences import sentences_of
 from qa.indexing.storage import load_index
 from qa.indexing.views import VIEWS_DIR, SentenceView, heading_lines, sentence_texts
@@ -45,8 +46,9 @@ def test_a_rebuild_reuses_view_vectors(fake_index_dir: Path, tmp_path: Path) -> 
     shutil.copytree(fake_index_dir, target)
     embedder = FakeEmbedder()
     build_index(SEED_CORPUS, target, embedder, FAKE_CHUNKING)
-    # Only the FAQ questions are embedded again: every chunk, heading and sentence vector is reused.
-    assert embedder.texts_embedded == len(load_index(target).faqs)
+    # Only the FAQ questions and the encoder probe are embedded again: every chunk, heading and
+    # sentence vector is reused.
+    assert embedder.texts_embedded == len(load_index(target).faqs) + len(PROBE_TEXTS)
 
 
 @pytest.mark.parametrize("name", ["sentence_offsets.npy", "heading_of_chunk.npy"])

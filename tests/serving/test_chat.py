@@ -51,3 +51,35 @@ def test_not_covered_says_so_and_cites_nothing(fake_service: QAService) -> None:
     assert reply.match == "none"
     assert reply.answer == NOT_COVERED
     assert reply.citations == [] and reply.sentences == []
+
+
+# ------------------------------------------------------------------ cost per turn
+def test_a_turn_embeds_only_the_question_once_sentence_vectors_exist(fake_index_dir) -> None:
+    from qa.indexing.storage import load_index
+    from tests.fakes import FakeEmbedder
+
+    embedder = FakeEmbedder()
+    service = QAService(load_index(fake_index_dir), embedder)
+    kinds = set()
+    for question in ("Pomalidomide dosage for multiple myeloma?", "What is the recommended dosage for Pomalidomide?"):
+        first = chat(service, [Message("user", question)])
+        kinds.add(first.citations[0].kind)
+        before = embedder.texts_embedded
+        again = chat(service, [Message("user", question)])
+        # Passage sentences come from the sentence view (embedded at index time) and FAQ answers'
+        # sentences from the service's cache: a repeated turn embeds the question alone.
+        assert embedder.texts_embedded - before == 1
+        assert again.answer == first.answer and again.sentences
+    assert kinds == {"passage", "faq"}  # both kinds of place were quoted
+
+
+def test_stored_sentence_vectors_pick_what_fresh_ones_would(fake_index_dir) -> None:
+    from qa.indexing.storage import load_index
+    from qa.serving.chat import _pick_sentences
+    from tests.fakes import FakeEmbedder
+
+    service = QAService(load_index(fake_index_dir), FakeEmbedder())
+    result = service.ask("Pomalidomide dosage for multiple myeloma?", 3)
+    passages = [h for h in result.hits if h.kind == "passage"]
+    picked = _pick_sentences(service, result.question, passages)
+    assert picked and all(sentence in sentences_of(passages[p].chunk.text) for p, _, sentence in picked)

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from qa import __version__
 from qa.api.deps import HolderDep, ServiceDep
 from qa.api.errors import ERRORS
+from qa.serving.schemas.admin import ReloadResponse
 from qa.serving.schemas.status import Health, Ready
 
 router = APIRouter(tags=["status"])
@@ -28,4 +29,7 @@ def ready(service: ServiceDep, holder: HolderDep) -> Ready:
         stale=list(holder.stale),
         calibrated=service.index.calibration is not None,
         calibration_note=service.index.calibration_note,
+        encoder=service.embedder.encoder,
+        reloads=dict(holder.reloads),
+        last_reload=None if holder.last_reload is None else ReloadResponse(**vars(holder.last_reload)),
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from qa.serving.schemas.admin import ReloadResponse
+
 
 class Health(BaseModel):
     status: str = Field(description="Always 'ok' while the process serves requests.")
@@ -19,3 +21,6 @@ class Ready(BaseModel):
     stale: list[str] = Field(description="Why the index may be out of date with the corpus; empty when current.")
     calibrated: bool = Field(description="Whether the match signal has thresholds for this model (else never strong).")
     calibration_note: str = Field(description="Where the thresholds come from, or why there are none.")
+    encoder: str = Field(description="What computes the question vectors: torch, onnx or onnx-int8.")
+    reloads: dict[str, int] = Field(description="Hot index swaps since start: 'ok' and 'refused'.")
+    last_reload: ReloadResponse | None = Field(description="The last reload's outcome; its error says why it failed.")
