@@ -84,7 +84,7 @@ def parse_hey(output: str) -> dict[str, float]:
 
 def serve(index: Path, port: int, workers: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "qa.cli", "serve", "--index", str(index), "--port", str(port)]
-    command += ["--workers", str(workers)]
+    command += ["--workers", str(workers)] if workers != 1 else []
     environment = {**os.environ, "QA_LOG_LEVEL": "warning", "QA_WATCH_SECONDS": "0", **env}
     process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 300

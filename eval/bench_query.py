@@ -6,6 +6,13 @@ another over a kept-alive connection. Prints p50/p95 of the client-side latency 
 
 Questions are the FAQ questions and titles of the indexed documents, cycled; the first
 --warmup requests are not counted.
+
+With --encoder, it compares encoders in-process instead (question embedding included), asking
+each question of each round with every encoder in turn (rotating which goes first), and prints
+medians and ratios against the first encoder. An encoder whose vectors differ from the index's
+(onnx-int8 against an fp32 index) gets its own index of the same corpus, built first:
+
+    python eval/bench_query.py --index index/default --encoder torch,onnx,onnx-int8 --rounds 5
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import os
 import platform
 import socket
 import statistics
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -24,13 +32,61 @@ import httpx
 import uvicorn
 
 from qa.api import create_app
+from qa.errors import IndexMismatchError
+from qa.indexing.build import build_index
 from qa.indexing.storage import load_index
+from qa.serving.service import QAService, chunk_settings, make_embedder
 from qa.settings import load_settings
 
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def encoder_service(index_dir: Path, encoder: str, scratch: Path) -> QAService:
+    """A service over ``index_dir`` with ``encoder``, or over a fresh index of the same corpus built
+    with it when the probe says their vectors differ."""
+    index = load_index(index_dir)
+    corpus = index.manifest["corpus"]["path"]
+    settings = load_settings(index_dir=index_dir, corpus_dir=corpus, encoder=encoder)
+    embedder = make_embedder(settings)
+    try:
+        return QAService(index, embedder)
+    except IndexMismatchError:
+        own = scratch / encoder
+        report = build_index(Path(corpus), own, embedder, chunk_settings(settings, embedder))
+        print(f"{encoder}: built its own index of {corpus} in {report.seconds:.1f} s")
+        return QAService(load_index(own), embedder)
+
+
+def compare_encoders(index_dir: Path, encoders: list[str], rounds: int, k: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        services = {name: encoder_service(index_dir, name, Path(tmp)) for name in encoders}
+        index = next(iter(services.values())).index
+        questions = [f.question for d in index.documents.values() for f in d.faqs]
+        questions += [d.title for d in index.documents.values()]
+        for service in services.values():
+            service.warm_up()
+        medians: dict[str, list[float]] = {name: [] for name in encoders}
+        turn = 0
+        for _ in range(rounds):
+            times: dict[str, list[float]] = {name: [] for name in encoders}
+            for question in questions:
+                order = encoders[turn % len(encoders) :] + encoders[: turn % len(encoders)]
+                turn += 1
+                for name in order:
+                    started = time.perf_counter()
+                    services[name].ask(question, k)
+                    times[name].append((time.perf_counter() - started) * 1000)
+            for name in encoders:
+                medians[name].append(statistics.median(times[name]))
+    print(f"index {index_dir}: {len(index.chunks)} chunks; {len(questions)} questions x {rounds} rounds, k={k}")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs; in-process ask(), question embedding included")
+    first = statistics.median(medians[encoders[0]])
+    for name in encoders:
+        p50 = statistics.median(medians[name])
+        print(f"{name:<10} p50 {p50:6.2f} ms   x{first / p50:.2f} faster than {encoders[0]}")
 
 
 def main() -> None:
@@ -40,7 +96,12 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("-k", type=int, default=5)
     parser.add_argument("--chat", action="store_true", help="POST /chat (one-turn JSON) instead of /query")
+    parser.add_argument("--encoder", help="compare these encoders in-process, e.g. torch,onnx,onnx-int8")
+    parser.add_argument("--rounds", type=int, default=5, help="with --encoder: rounds over the questions")
     args = parser.parse_args()
+    if args.encoder:
+        compare_encoders(args.index, [e.strip() for e in args.encoder.split(",")], args.rounds, args.k)
+        return
 
     index = load_index(args.index)
     questions = [f.question for d in index.documents.values() for f in d.faqs]

@@ -81,6 +81,8 @@ def print_report(report: BuildReport, model_seconds: float) -> None:
     click.echo(f"  steps: {steps}; model load {model_seconds:.1f} s (not included)")
     if report.reused_vectors:
         click.echo(f"  reused {report.reused_vectors} unchanged chunk vectors from the previous index")
+    if report.rechunked_documents < report.documents:
+        click.echo(f"  re-chunked {report.rechunked_documents} changed documents; kept the chunks of the rest")
     click.echo(f"  skipped files: {len(report.skipped)}")
     for item in report.skipped:
         click.echo(f"    {item.path}: {item.reason}")

@@ -3,38 +3,29 @@ directory atomically (``qa.indexing.storage``)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import faiss
 import numpy as np
 
 from qa.errors import ConfigError, CorpusError, IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from qa.indexing.bm25 import Bm25Index
 from qa.indexing.calibration import default_calibration
-from qa.indexing.chunking import Chunk, ChunkSettings, chunk_documents, chunk_embedding_text, chunk_from_json
+from qa.indexing.chunking import Chunk, ChunkSettings, chunk_documents, chunk_embedding_text
 from qa.indexing.drug_dictionary import load_dictionary
 from qa.indexing.embedding import Embedder
 from qa.indexing.faq_store import FaqStore, faq_entries
 from qa.indexing.lexicon import Lexicon
-from qa.indexing.manifest import CHUNKS_FILE, FAISS_FILE, MANIFEST, make_manifest, sha256_file
-from qa.indexing.probes import probe_record, same_vectors
+from qa.indexing.manifest import make_manifest
+from qa.indexing.previous import Previous, load_previous, text_key
+from qa.indexing.probes import check_encoder, probe_record
 from qa.indexing.records import document_record
-from qa.indexing.storage import Index, IndexParts, load_index, read_jsonl, write_atomically, write_index_files
-from qa.indexing.views import (
-    HEADING,
-    SENTENCE,
-    build_heading_view,
-    build_sentence_view,
-    previous_view_vectors,
-)
+from qa.indexing.storage import Index, IndexParts, load_index, write_atomically, write_index_files
+from qa.indexing.views import HEADING, SENTENCE, build_heading_view, build_sentence_view
 from qa.ingest.corpus import Corpus, corpus_fingerprint, load_corpus
-from qa.ingest.documents import SkippedFile
+from qa.ingest.documents import Document, SkippedFile
 
 _EMBED_BATCH = 512
 
@@ -49,6 +40,7 @@ class BuildReport:
     dropped: Counter[str]
     warnings: int
     reused_vectors: int
+    rechunked_documents: int
     seconds: float
     embed_seconds: float
     fingerprint: str
@@ -59,32 +51,18 @@ class BuildReport:
         return self.chunks / self.seconds if self.seconds else 0.0
 
 
-def _text_key(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _previous_vectors(index_dir: Path, model_id: str, probe: dict[str, Any]) -> dict[str, np.ndarray]:
-    """Vectors of the index being replaced, keyed by the text they embed, when its model is the
-    same and its encoder gives the same vectors (``qa.indexing.probes``). Reads only the vectors
-    and chunk texts (checked against its manifest), so an index of an older format still saves
-    re-embedding."""
-    try:
-        manifest = json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))
-        if manifest["model"]["id"] != model_id or not same_vectors(manifest["model"], probe):
-            return {}
-        for name in (FAISS_FILE, CHUNKS_FILE):
-            if sha256_file(index_dir / name) != manifest["files"][name]["sha256"]:
-                return {}
-        old = faiss.read_index(str(index_dir / FAISS_FILE))
-        chunks = [chunk_from_json(row) for row in read_jsonl(index_dir / CHUNKS_FILE)]
-    except (OSError, KeyError, TypeError, ValueError, RuntimeError, IndexCorruptError):
-        return {}  # no usable previous index: embed everything
-    if old.ntotal != len(chunks):
-        return {}
-    vectors = old.reconstruct_n(0, old.ntotal)
-    previous = {_text_key(chunk_embedding_text(c)): vectors[i] for i, c in enumerate(chunks)}
-    previous.update((_text_key(text), vector) for text, vector in previous_view_vectors(index_dir, chunks).items())
-    return previous
+def chunk_with_reuse(
+    docs: list[Document], chunking: ChunkSettings, embedder: Embedder, previous: Previous, *, progress: bool = False
+) -> tuple[list[Chunk], int]:
+    """Chunks of every document, in corpus order: the old ones for documents whose source is
+    unchanged, new ones for the rest. Returns them and how many documents were re-chunked."""
+    kept = {doc.doc_id: previous.chunks_for(doc.doc_id, doc.source_text) for doc in docs}
+    todo = [doc for doc in docs if kept[doc.doc_id] is None]
+    fresh: dict[str, list[Chunk]] = {doc.doc_id: [] for doc in todo}
+    for chunk in chunk_documents(todo, chunking, embedder.count_tokens, progress=progress and bool(todo)):
+        fresh[chunk.doc_id].append(chunk)
+    chunks = [c for doc in docs for c in (kept[doc.doc_id] if kept[doc.doc_id] is not None else fresh[doc.doc_id])]
+    return chunks, len(todo)
 
 
 def embed_texts(embedder: Embedder, texts: list[str], *, progress: bool = False, what: str = "chunk") -> np.ndarray:
@@ -131,7 +109,7 @@ def embed_with_reuse(
     """Vectors for ``texts``: reused from ``previous`` (keyed by text hash) where possible, the
     rest embedded, each distinct text once (MedQuAD repeats boilerplate across hundreds of
     pages). Returns the vectors and how many were reused from ``previous``."""
-    keys = [_text_key(t) for t in texts]
+    keys = [text_key(t) for t in texts]
     first: dict[str, int] = {}
     todo = [i for i, key in enumerate(keys) if key not in previous and first.setdefault(key, i) == i]
     vectors = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
@@ -170,11 +148,13 @@ def build_index(
     corpus = corpus or load_corpus(Path(corpus_dir), progress=progress)
     lap("read")
     _check_inputs(corpus, Path(corpus_dir), embedder, chunking)
-    chunks = chunk_documents(corpus.documents, chunking, embedder.count_tokens, progress=progress)
+    probe = probe_record(embedder)
+    old = load_previous(Path(index_dir), embedder.model_id, probe, chunking)
+    previous = old.vectors
+    lap("previous")
+    chunks, rechunked = chunk_with_reuse(corpus.documents, chunking, embedder, old, progress=progress)
     lap("chunk")
     texts = [chunk_embedding_text(c) for c in chunks]
-    probe = probe_record(embedder)
-    previous = _previous_vectors(Path(index_dir), embedder.model_id, probe)
     vectors, reused = embed_with_reuse(embedder, texts, previous, progress=progress)
     lap("embed")
     heading = build_heading_view(chunks, lambda lines: embed_with_reuse(embedder, lines, previous)[0])
@@ -224,6 +204,7 @@ def build_index(
         dropped=Counter(d.rule for doc in corpus.documents for d in doc.dropped),
         warnings=sum(len(doc.warnings) for doc in corpus.documents),
         reused_vectors=reused,
+        rechunked_documents=rechunked,
         seconds=time.perf_counter() - started,
         embed_seconds=timings["embed"],
         fingerprint=corpus.fingerprint,
@@ -239,6 +220,7 @@ def ensure_index(
     try:
         index = load_index(index_dir)
         reasons = index.differences(corpus_fingerprint(Path(corpus_dir)), chunking, embedder.model_id)
+        check_encoder(index.manifest["model"], embedder, Path(index_dir))
     except IndexNotFoundError:
         index, reasons = None, ["no index there yet"]
     except (IndexCorruptError, IndexMismatchError) as exc:

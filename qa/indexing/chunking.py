@@ -14,7 +14,7 @@ import functools
 import hashlib
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
@@ -70,8 +70,14 @@ class Chunk:
     faq: bool = False  # from an FAQ section of the document
 
 
+_CHUNK_FIELDS = tuple(f.name for f in fields(Chunk))
+
+
 def chunk_to_json(chunk: Chunk) -> dict[str, Any]:
-    return asdict(chunk)
+    """``asdict`` without its deep copy (every field is a plain value or a tuple of strings)."""
+    data = {name: getattr(chunk, name) for name in _CHUNK_FIELDS}
+    data["heading_path"] = list(chunk.heading_path)
+    return data
 
 
 def chunk_from_json(data: dict[str, Any]) -> Chunk:

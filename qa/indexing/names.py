@@ -109,14 +109,15 @@ def phonetic(word: str) -> str:
     return jellyfish.metaphone(word)
 
 
-def sounds_alike(word: str, name: str) -> bool:
+def sounds_alike(word: str, name: str, code_word: str | None = None, code_name: str | None = None) -> bool:
     """A one-word spelling that sounds like a one-word name: same first letter, Metaphone codes
-    equal or one edit apart (codes of 5+ letters), and letters at most 40% of the name apart."""
+    equal or one edit apart (codes of 5+ letters), and letters at most 40% of the name apart.
+    Callers that compare one word with many names may pass the codes, computed once."""
     from rapidfuzz.distance import Levenshtein
 
     if len(word) < 5 or len(name) < 5 or word[0] != name[0]:
         return False
-    code_word, code_name = phonetic(word), phonetic(name)
+    code_word, code_name = code_word or phonetic(word), code_name or phonetic(name)
     close_codes = code_word == code_name or (
         min(len(code_word), len(code_name)) >= 5 and Levenshtein.distance(code_word, code_name) <= 1
     )

@@ -44,19 +44,28 @@ def probe_agreement(recorded: list[list[float]], vectors: np.ndarray) -> float:
     return float(np.min(np.sum(stored * vectors, axis=1)))
 
 
+# Encoders known to give the same vectors; used only for indexes that carry no probe.
+FAMILIES = {"torch": "fp32", "onnx": "fp32", "onnx-int8": "int8"}
+
+
 def check_encoder(model: dict[str, Any], embedder: Embedder, index_path: Path) -> None:
     """Refuse a query encoder whose vectors differ from the build encoder's beyond ``TOLERANCE``.
-    Indexes written before encoders were recorded carry no probe and are accepted."""
+    An index written before encoders were recorded was built by torch: it is refused only to an
+    encoder of another known family (int8)."""
+    built = model.get("encoder", "torch")
     recorded = model.get("probe")
-    if not recorded:
-        return
-    agreement = probe_agreement(recorded, embedder.embed(list(PROBE_TEXTS)))
-    if agreement < TOLERANCE:
-        built = model.get("encoder", "torch")
+    if recorded:
+        agreement = probe_agreement(recorded, embedder.embed(list(PROBE_TEXTS)))
+        detail = f"gives different vectors (probe cosine {agreement:.4f} < {TOLERANCE})"
+        refused = agreement < TOLERANCE
+    else:
+        families = FAMILIES.get(built), FAMILIES.get(embedder.encoder)
+        detail = "gives different vectors (int8 against fp32)"
+        refused = None not in families and families[0] != families[1]
+    if refused:
         raise IndexMismatchError(
             f"the index at {index_path} was built with encoder {built!r}; this service's encoder "
-            f"{embedder.encoder!r} gives different vectors (probe cosine {agreement:.4f} < {TOLERANCE}). "
-            f"Set QA_ENCODER={built} or rebuild with `qa index --index {index_path}`"
+            f"{embedder.encoder!r} {detail}. Set QA_ENCODER={built} or rebuild with `qa index --index {index_path}`"
         )
 
 

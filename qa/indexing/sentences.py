@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 MIN_WORDS = 4
@@ -11,6 +12,11 @@ _LIST_MARKER = re.compile(r"^\s*(?:[*•·\-–]|\d{1,2}[.)])\s+")
 
 def sentences_of(text: str) -> list[str]:
     """Sentences and list items of a passage, markup dropped, whitespace collapsed."""
+    return list(_sentences(text))
+
+
+@functools.lru_cache(maxsize=65_536)  # builds and chat ask for the same passages again and again
+def _sentences(text: str) -> tuple[str, ...]:
     out = []
     for line in text.splitlines():
         line = _LIST_MARKER.sub("", line.replace("**", "").replace("__", "")).strip()
@@ -19,4 +25,4 @@ def sentences_of(text: str) -> list[str]:
             sentence = " ".join(sentence.split())
             if len(sentence.split()) >= MIN_WORDS and not sentence.endswith(":"):
                 out.append(sentence)
-    return out
+    return tuple(out)

@@ -15,7 +15,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ from qa.indexing.manifest import (
     file_checksums,
     sha256_file,
 )
-from qa.indexing.records import DocumentRecord, record_from_json
+from qa.indexing.records import DocumentRecord, plain, record_from_json
 from qa.indexing.views import (
     HeadingView,
     SentenceView,
@@ -167,7 +167,7 @@ def load_index(index_dir: Path) -> Index:
                 f"{path} does not match the checksum in {MANIFEST} (changed or truncated); {rebuild}"
             )
     try:
-        vectors = faiss.read_index(str(index_dir / FAISS_FILE), faiss.IO_FLAG_MMAP_IFC)
+        vectors = faiss.read_index(str(index_dir / FAISS_FILE))
     except RuntimeError as exc:
         raise IndexCorruptError(f"{index_dir / FAISS_FILE} cannot be read by FAISS ({exc}); {rebuild}") from None
     chunks = [chunk_from_json(row) for row in read_jsonl(index_dir / CHUNKS_FILE)]
@@ -245,7 +245,7 @@ def write_index_files(target: Path, parts: IndexParts, manifest: dict[str, Any])
             handle.write(json.dumps(chunk_to_json(chunk), ensure_ascii=False) + "\n")
     with (target / DOCUMENTS_FILE).open("w", encoding="utf-8") as handle:
         for record in records:
-            handle.write(json.dumps(asdict(record), ensure_ascii=False) + "\n")
+            handle.write(json.dumps(plain(record), ensure_ascii=False) + "\n")
     manifest["files"] = file_checksums(target)
     (target / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     for path in target.rglob("*"):

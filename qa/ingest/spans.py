@@ -8,6 +8,7 @@ Python string indices (Unicode code points) into the file as decoded from UTF-8.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cached_property
@@ -69,11 +70,14 @@ class PiecesBuilder:
         return Pieces(text[lead : lead + keep], tuple(runs))
 
 
+_NEWLINE = re.compile("\n")
+
+
 class LineIndex:
     """1-based line numbers for character offsets of one source text."""
 
     def __init__(self, source: str) -> None:
-        self._starts = [0] + [i + 1 for i, char in enumerate(source) if char == "\n"]
+        self._starts = [0] + [match.end() for match in _NEWLINE.finditer(source)]
 
     def line_of(self, offset: int) -> int:
         return bisect_right(self._starts, offset)

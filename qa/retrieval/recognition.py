@@ -68,6 +68,12 @@ class Recogniser:
         for form in self._forms:
             self._by_words.setdefault(len(form.split()), []).append(form)
         self._single = frozenset(k for k in self._bases if " " not in k)
+        # One-word names by first letter, with their Metaphone codes: the sound rule compares a
+        # word with the names that share its initial, not with the whole lexicon.
+        self._sound_index: dict[str, list[tuple[str, str]]] = {}
+        for name in sorted(self._single):
+            if len(name) >= 5:
+                self._sound_index.setdefault(name[0], []).append((name, names.phonetic(name)))
         self._name_words = frozenset(w for k in self._bases for w in k.split())
         self._longest = max(self._by_words, default=0)
         self._common_words = [w for w, n in lexicon.vocabulary.items() if n >= 2 and len(w) >= 4]
@@ -130,8 +136,13 @@ class Recogniser:
         different names are equally close (``trichinosis``: trichinellosis or trichomoniasis?)."""
         from rapidfuzz.distance import Levenshtein
 
+        if len(word) < 5:
+            return set()
+        code = names.phonetic(word)
         alike = sorted(
-            (Levenshtein.distance(word, name), name) for name in self._single if names.sounds_alike(word, name)
+            (Levenshtein.distance(word, name), name)
+            for name, name_code in self._sound_index.get(word[0], [])
+            if names.sounds_alike(word, name, code, name_code)
         )
         if not alike:
             return set()

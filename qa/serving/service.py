@@ -64,6 +64,7 @@ def make_embedder(settings: Settings) -> Embedder:
         quantize=settings.encoder == "onnx-int8",
         cache_dir=settings.cache_dir,
         batch_size=settings.batch_size,
+        threads=settings.encoder_threads,
     )
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -127,4 +128,45 @@ def test_serve_builds_the_missing_index_then_answers(tmp_path: Path) -> None:
         assert (index / "manifest.json").is_file()
     finally:
         process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.mark.integration
+def test_serve_with_two_workers_answers_from_both(real_index_dir: Path, onnx_cache: Path) -> None:
+    """`qa serve --workers 2`: two processes over one memory-mapped index, answering together."""
+    port = _free_port()
+    env = {**os.environ, "QA_LOG_LEVEL": "warning", "QA_CACHE_DIR": str(onnx_cache)}
+    command = [sys.executable, "-m", "qa.cli", "serve", "--port", str(port), "--corpus", str(SEED_CORPUS)]
+    process = subprocess.Popen(
+        [*command, "--index", str(real_index_dir), "--workers", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 180
+        answers = []
+        while time.monotonic() < deadline and len(answers) < 20 and process.poll() is None:
+            try:
+                # A new connection each time, so that both workers take some; each loads the
+                # index in the background and answers 503 until it has.
+                response = httpx.post(f"{url}/query", json={"question": "pomalidomide dose"}, timeout=30)
+                if response.status_code == 200:
+                    answers.append(response.json())
+                else:
+                    assert response.status_code == 503, response.text
+                    time.sleep(0.2)
+            except httpx.TransportError:
+                time.sleep(0.5)
+        assert process.poll() is None, process.stdout.read()
+        assert len(answers) == 20 and all(a["results"] for a in answers)
+        workers = [
+            int(p) for task in Path(f"/proc/{process.pid}/task").glob("*/children") for p in task.read_text().split()
+        ]
+        assert len(workers) >= 2, workers
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)

@@ -51,10 +51,20 @@ def test_an_encoder_within_tolerance_is_accepted_and_one_beyond_it_refused(fake_
     assert "QA_ENCODER=fake" in message and "qa index" in message
 
 
-def test_an_index_from_before_encoders_were_recorded_is_accepted(fake_index_dir: Path) -> None:
+def test_an_index_from_before_encoders_were_recorded_counts_as_torch_built(fake_index_dir: Path) -> None:
     model = dict(load_index(fake_index_dir).manifest["model"])
     del model["probe"], model["encoder"]
-    check_encoder(model, ShiftedFake(shift=0.3), fake_index_dir)
+    check_encoder(model, ShiftedFake(shift=0.3), fake_index_dir)  # an encoder of no known family
+
+    class Int8Fake(FakeEmbedder):
+        encoder = "onnx-int8"
+
+    class OnnxFake(FakeEmbedder):
+        encoder = "onnx"
+
+    check_encoder(model, OnnxFake(), fake_index_dir)
+    with pytest.raises(IndexMismatchError, match=r"built with encoder 'torch'.*QA_ENCODER=torch"):
+        check_encoder(model, Int8Fake(), fake_index_dir)
 
 
 def test_a_rebuild_with_a_different_encoder_reuses_no_vector(fake_index_dir: Path, tmp_path: Path) -> None:
@@ -100,7 +110,20 @@ def test_the_export_is_cached_with_its_sha256_and_refused_when_changed(tmp_path:
 
 
 @pytest.mark.integration
-def test_an_int8_query_encoder_is_refused_on_an_fp32_index(real_index_dir: Path, onnx_cache: Path) -> None:
-    int8 = make_embedder(Settings(encoder="onnx-int8", cache_dir=onnx_cache))
-    with pytest.raises(IndexMismatchError, match="QA_ENCODER="):
-        QAService(load_index(real_index_dir), int8)
+def test_fp32_query_encoders_are_refused_on_the_default_int8_index(real_index_dir: Path, onnx_cache: Path) -> None:
+    assert load_index(real_index_dir).manifest["model"]["encoder"] == "onnx-int8"
+    for encoder in ("onnx", "torch"):
+        fp32 = make_embedder(Settings(encoder=encoder, cache_dir=onnx_cache))
+        with pytest.raises(IndexMismatchError, match="QA_ENCODER=onnx-int8"):
+            QAService(load_index(real_index_dir), fp32)
+
+
+def test_ensure_index_rebuilds_an_index_of_another_encoder(fake_index_dir: Path, tmp_path: Path) -> None:
+    from qa.indexing.build import ensure_index
+
+    target = tmp_path / "index"
+    shutil.copytree(fake_index_dir, target)
+    index, report, reasons = ensure_index(SEED_CORPUS, target, ShiftedFake(shift=0.3), FAKE_CHUNKING)
+    assert report is not None and any("encoder 'fake'" in reason for reason in reasons)
+    assert index.manifest["model"]["encoder"] == "fake-shifted"
+    assert ensure_index(SEED_CORPUS, target, ShiftedFake(shift=0.3), FAKE_CHUNKING)[1] is None  # now reused

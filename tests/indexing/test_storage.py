@@ -9,6 +9,7 @@ import pytest
 
 from qa.errors import ConfigError, CorpusError, IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from qa.indexing.build import build_index
+from qa.indexing.chunking import ChunkSettings
 from qa.indexing.manifest import MANIFEST
 from qa.indexing.probes import PROBE_TEXTS
 from qa.indexing.sentences import sentences_of
@@ -194,3 +195,39 @@ def test_chunks_larger_than_the_model_reads_are_refused(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="QA_MAX_CHUNK_TOKENS"):
         build_index(SEED_CORPUS, tmp_path / "i", FakeEmbedder(), ChunkSettings(max_tokens=500, overlap_tokens=8))
+
+
+def test_a_rebuild_rechunks_only_the_changed_document(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEED_CORPUS, corpus)
+    index_dir = tmp_path / "index"
+    first = build_index(corpus, index_dir, FakeEmbedder(), FAKE_CHUNKING)
+    assert first.rechunked_documents == 2
+    edited = corpus / "pomalidomide-monograph.md"
+    edited.write_text(edited.read_text(encoding="utf-8").replace("Pomalidomide", "Pomalyst", 3), encoding="utf-8")
+
+    again = build_index(corpus, index_dir, FakeEmbedder(), FAKE_CHUNKING)
+    fresh = build_index(corpus, tmp_path / "fresh", FakeEmbedder(), FAKE_CHUNKING)
+    assert again.rechunked_documents == 1
+    # The kept chunks and the new ones are exactly what a build from scratch makes.
+    assert load_index(index_dir).chunks == load_index(tmp_path / "fresh").chunks
+    assert again.chunks == fresh.chunks
+    unchanged = build_index(corpus, index_dir, FakeEmbedder(), FAKE_CHUNKING)
+    assert unchanged.rechunked_documents == 0 and unchanged.reused_vectors == unchanged.chunks
+
+
+def test_chunks_are_not_reused_across_chunk_settings(tmp_path: Path, fake_index_dir: Path) -> None:
+    index_dir = tmp_path / "index"
+    shutil.copytree(fake_index_dir, index_dir)
+    other = ChunkSettings(max_tokens=40, overlap_tokens=8)
+    assert build_index(SEED_CORPUS, index_dir, FakeEmbedder(), other).rechunked_documents == 2
+
+
+def test_records_are_written_as_asdict_would_write_them(fake_index_dir: Path) -> None:
+    import dataclasses
+    import json
+
+    from qa.indexing.records import plain
+
+    for record in load_index(fake_index_dir).documents.values():
+        assert json.dumps(plain(record)) == json.dumps(dataclasses.asdict(record))

@@ -1,0 +1,100 @@
+"""What a rebuild takes from the index it replaces: the chunks of unchanged documents and the
+vectors of unchanged texts.
+
+Both are used only when the old index vouches for them (its manifest's checksums) and was made
+the same way: chunks when the package version, chunk settings and model (whose tokenizer measured
+them) are the same and the document's source text is byte for byte the same; vectors when the
+model is the same and its encoder gives the same vectors (``qa.indexing.probes``). Anything that
+cannot be read is simply computed again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from qa import __version__
+from qa.errors import IndexCorruptError
+from qa.indexing.chunking import Chunk, ChunkSettings, chunk_embedding_text, chunk_from_json
+from qa.indexing.manifest import CHUNKS_FILE, DOCUMENTS_FILE, FAISS_FILE, MANIFEST, sha256_file
+from qa.indexing.probes import same_vectors
+from qa.indexing.storage import read_jsonl
+from qa.indexing.views import previous_view_vectors
+
+_READ_ERRORS = (OSError, KeyError, TypeError, ValueError, RuntimeError, IndexCorruptError)
+
+
+def text_key(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Previous:
+    """The reusable parts of the index being replaced (empty when there is none)."""
+
+    chunks_of: dict[str, tuple[str, list[Chunk]]] = field(default_factory=dict)  # doc id -> (source key, chunks)
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)  # text key -> vector
+
+    def chunks_for(self, doc_id: str, source_text: str) -> list[Chunk] | None:
+        """The old chunks of a document whose source is unchanged, else None."""
+        found = self.chunks_of.get(doc_id)
+        return found[1] if found is not None and found[0] == text_key(source_text) else None
+
+
+def _checked(index_dir: Path, manifest: dict[str, Any], *names: str) -> bool:
+    return all(sha256_file(index_dir / name) == manifest["files"][name]["sha256"] for name in names)
+
+
+def load_previous(
+    index_dir: Path, model_id: str, probe: dict[str, Any], chunking: ChunkSettings, *, vectors: bool = True
+) -> Previous:
+    try:
+        manifest = json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))
+        if manifest["model"]["id"] != model_id or not _checked(index_dir, manifest, CHUNKS_FILE):
+            return Previous()
+        chunks = [chunk_from_json(row) for row in read_jsonl(index_dir / CHUNKS_FILE)]
+    except _READ_ERRORS:
+        return Previous()
+    previous = Previous()
+    same_chunking = manifest.get("chunking") == chunking.as_dict() and manifest.get("package_version") == __version__
+    if same_chunking:
+        previous.chunks_of = _chunks_by_document(index_dir, manifest, chunks)
+    if vectors and same_vectors(manifest["model"], probe):
+        previous.vectors = _vectors_by_text(index_dir, manifest, chunks)
+    return previous
+
+
+def _chunks_by_document(index_dir: Path, manifest: dict[str, Any], chunks: list[Chunk]) -> dict:
+    try:
+        if not _checked(index_dir, manifest, DOCUMENTS_FILE):
+            return {}
+        sources = {row["doc_id"]: text_key(row["source_text"]) for row in read_jsonl(index_dir / DOCUMENTS_FILE)}
+    except _READ_ERRORS:
+        return {}
+    by_doc: dict[str, list[Chunk]] = {doc_id: [] for doc_id in sources}
+    for chunk in chunks:
+        if chunk.doc_id not in by_doc:
+            return {}  # chunks of an unknown document: do not trust the pairing
+        by_doc[chunk.doc_id].append(chunk)
+    return {doc_id: (key, by_doc[doc_id]) for doc_id, key in sources.items()}
+
+
+def _vectors_by_text(index_dir: Path, manifest: dict[str, Any], chunks: list[Chunk]) -> dict[str, np.ndarray]:
+    try:
+        if not _checked(index_dir, manifest, FAISS_FILE):
+            return {}
+        old = faiss.read_index(str(index_dir / FAISS_FILE))
+    except _READ_ERRORS:
+        return {}
+    if old.ntotal != len(chunks):
+        return {}
+    matrix = old.reconstruct_n(0, old.ntotal)
+    found = {text_key(chunk_embedding_text(c)): matrix[i] for i, c in enumerate(chunks)}
+    found.update((text_key(text), vector) for text, vector in previous_view_vectors(index_dir, chunks).items())
+    return found
