@@ -54,7 +54,7 @@ class OnnxEmbedder:
         adapter: str = "none",
         quantize: bool = False,
         cache_dir: Path = Path("~/.cache/drugqa"),
-        batch_size: int = 64,
+        batch_size: int = 16,
         threads: int = 0,
     ) -> None:
         self._name = model

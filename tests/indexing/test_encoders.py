@@ -110,20 +110,22 @@ def test_the_export_is_cached_with_its_sha256_and_refused_when_changed(tmp_path:
 
 
 @pytest.mark.integration
-def test_fp32_query_encoders_are_refused_on_the_default_int8_index(real_index_dir: Path, onnx_cache: Path) -> None:
-    assert load_index(real_index_dir).manifest["model"]["encoder"] == "onnx-int8"
-    for encoder in ("onnx", "torch"):
-        fp32 = make_embedder(Settings(encoder=encoder, cache_dir=onnx_cache))
-        with pytest.raises(IndexMismatchError, match="QA_ENCODER=onnx-int8"):
-            QAService(load_index(real_index_dir), fp32)
+def test_int8_is_refused_on_the_default_fp32_index_and_torch_accepted(real_index_dir: Path, onnx_cache: Path) -> None:
+    assert load_index(real_index_dir).manifest["model"]["encoder"] == "onnx"
+    QAService(load_index(real_index_dir), make_embedder(Settings(encoder="torch")))
+    int8 = make_embedder(Settings(encoder="onnx-int8", cache_dir=onnx_cache))
+    with pytest.raises(IndexMismatchError, match="QA_ENCODER=onnx"):
+        QAService(load_index(real_index_dir), int8)
 
 
-def test_ensure_index_rebuilds_an_index_of_another_encoder(fake_index_dir: Path, tmp_path: Path) -> None:
-    from qa.indexing.build import ensure_index
-
-    target = tmp_path / "index"
-    shutil.copytree(fake_index_dir, target)
-    index, report, reasons = ensure_index(SEED_CORPUS, target, ShiftedFake(shift=0.3), FAKE_CHUNKING)
-    assert report is not None and any("encoder 'fake'" in reason for reason in reasons)
-    assert index.manifest["model"]["encoder"] == "fake-shifted"
-    assert ensure_index(SEED_CORPUS, target, ShiftedFake(shift=0.3), FAKE_CHUNKING)[1] is None  # now reused
+@pytest.mark.integration
+def test_int8_vectors_depend_on_their_batch_and_fp32_ones_do_not(onnx_cache: Path) -> None:
+    """Why int8 is not the default: dynamic quantisation scales activations per batch."""
+    questions = ["what does the 50 mg pill look like", "can i take it with grapefruit"]
+    company = ["what is the recommended dose of pomalidomide for multiple myeloma with renal impairment"] * 8
+    for encoder, depends in (("onnx", False), ("onnx-int8", True)):
+        embedder = make_embedder(Settings(encoder=encoder, cache_dir=onnx_cache))
+        alone = np.vstack([embedder.embed([q]) for q in questions])
+        batched = embedder.embed(questions + company)[: len(questions)]
+        agreement = float(np.min(np.sum(alone * batched, axis=1)))
+        assert (agreement < 0.9999) is depends, (encoder, agreement)
