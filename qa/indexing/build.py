@@ -19,7 +19,7 @@ from qa.indexing.embedding import Embedder
 from qa.indexing.faq_store import FaqStore, faq_entries
 from qa.indexing.lexicon import Lexicon
 from qa.indexing.manifest import make_manifest
-from qa.indexing.previous import Previous, load_previous, text_key
+from qa.indexing.previous import Previous, load_previous
 from qa.indexing.probes import check_encoder, probe_record
 from qa.indexing.records import document_record
 from qa.indexing.storage import Index, IndexParts, load_index, write_atomically, write_index_files
@@ -106,10 +106,10 @@ def embed_with_reuse(
     progress: bool = False,
     what: str = "chunk",
 ) -> tuple[np.ndarray, int]:
-    """Vectors for ``texts``: reused from ``previous`` (keyed by text hash) where possible, the
+    """Vectors for ``texts``: reused from ``previous`` (keyed by text) where possible, the
     rest embedded, each distinct text once (MedQuAD repeats boilerplate across hundreds of
     pages). Returns the vectors and how many were reused from ``previous``."""
-    keys = [text_key(t) for t in texts]
+    keys = texts  # the texts themselves: Python hashes a str once and keeps it
     first: dict[str, int] = {}
     todo = [i for i, key in enumerate(keys) if key not in previous and first.setdefault(key, i) == i]
     vectors = np.zeros((len(texts), embedder.dimension), dtype=np.float32)

@@ -39,7 +39,7 @@ class Previous:
     """The reusable parts of the index being replaced (empty when there is none)."""
 
     chunks_of: dict[str, tuple[str, list[Chunk]]] = field(default_factory=dict)  # doc id -> (source key, chunks)
-    vectors: dict[str, np.ndarray] = field(default_factory=dict)  # text key -> vector
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)  # embedded text -> vector
 
     def chunks_for(self, doc_id: str, source_text: str) -> list[Chunk] | None:
         """The old chunks of a document whose source is unchanged, else None."""
@@ -95,6 +95,6 @@ def _vectors_by_text(index_dir: Path, manifest: dict[str, Any], chunks: list[Chu
     if old.ntotal != len(chunks):
         return {}
     matrix = old.reconstruct_n(0, old.ntotal)
-    found = {text_key(chunk_embedding_text(c)): matrix[i] for i, c in enumerate(chunks)}
-    found.update((text_key(text), vector) for text, vector in previous_view_vectors(index_dir, chunks).items())
+    found = {chunk_embedding_text(c): matrix[i] for i, c in enumerate(chunks)}
+    found.update(previous_view_vectors(index_dir, chunks))
     return found
