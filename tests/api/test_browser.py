@@ -3,20 +3,16 @@ loopback port with the seed corpus and the real model."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-import uvicorn
 
 from qa.api import create_app
 from qa.serving.chat import NOT_COVERED
 from qa.settings import Settings
 from tests.conftest import SEED_CORPUS
+from tests.live import live_server
 
 pytestmark = pytest.mark.integration
 
@@ -33,28 +29,12 @@ CHROMIUM_FLAGS = [
 
 @pytest.fixture(scope="module")
 def service_url(real_index_dir: Path, real_embedder) -> Iterator[str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    settings = Settings(corpus_dir=SEED_CORPUS, index_dir=real_index_dir, port=port)
-    app = create_app(settings, embedder=real_embedder)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    else:
-        raise AssertionError("the service did not become ready")
-    yield url
-    server.should_exit = True
-    thread.join(timeout=10)
+    def make_app(port: int):
+        settings = Settings(corpus_dir=SEED_CORPUS, index_dir=real_index_dir, port=port)
+        return create_app(settings, embedder=real_embedder)
+
+    with live_server(make_app) as url:
+        yield url
 
 
 @pytest.fixture()

@@ -7,7 +7,6 @@ and swapped in. Every answer must be complete and come from one index or the oth
 from __future__ import annotations
 
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -15,7 +14,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from qa.api import create_app
@@ -24,6 +22,7 @@ from qa.indexing.manifest import FAISS_FILE
 from qa.settings import Settings
 from tests.conftest import FAKE_CHUNKING, SEED_CORPUS
 from tests.fakes import FakeEmbedder
+from tests.live import live_server
 
 OTHER_DOC = """---
 title: Zolmitriptan
@@ -51,27 +50,11 @@ def served(tmp_path: Path, fake_index_dir: Path) -> Iterator[tuple[str, Settings
     """A server on a loopback port over a copy of the seed index, watching nothing (reloads are explicit)."""
     index_dir = tmp_path / "index"
     shutil.copytree(fake_index_dir, index_dir)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     settings = Settings(
         corpus_dir=SEED_CORPUS, index_dir=index_dir, max_chunk_tokens=48, chunk_overlap_tokens=8, watch_seconds=0
     )
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, embedder=FakeEmbedder()), port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    yield url, settings
-    server.should_exit = True
-    thread.join(timeout=10)
+    with live_server(lambda port: create_app(settings, embedder=FakeEmbedder()), ready_within=30) as url:
+        yield url, settings
 
 
 def hammer(url: str, stop: threading.Event, answers: list[dict], failures: list[str]) -> None:

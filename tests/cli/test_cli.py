@@ -4,7 +4,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from click.testing import CliRunner
 from qa import cli
 from qa.cli.common import CliContext
 from tests.conftest import SEED_CORPUS
+from tests.live import free_port
 
 
 @pytest.fixture()
@@ -89,16 +89,10 @@ def test_empty_question_is_refused(runner: CliRunner, fake_index_dir: Path, monk
     assert "the question is empty" in result.output
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.integration
 def test_serve_builds_the_missing_index_then_answers(tmp_path: Path) -> None:
     """The README's run command, end to end: a real process, a real port, the real model."""
-    port = _free_port()
+    port = free_port()
     index = tmp_path / "index"
     env = {**os.environ, "QA_LOG_LEVEL": "warning"}
     command = [sys.executable, "-m", "qa.cli", "serve", "--port", str(port), "--corpus", str(SEED_CORPUS)]
@@ -134,7 +128,7 @@ def test_serve_builds_the_missing_index_then_answers(tmp_path: Path) -> None:
 @pytest.mark.integration
 def test_serve_with_two_workers_answers_from_both(real_index_dir: Path, onnx_cache: Path) -> None:
     """`qa serve --workers 2`: two processes over one memory-mapped index, answering together."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "QA_LOG_LEVEL": "warning", "QA_CACHE_DIR": str(onnx_cache)}
     command = [sys.executable, "-m", "qa.cli", "serve", "--port", str(port), "--corpus", str(SEED_CORPUS)]
     process = subprocess.Popen(
