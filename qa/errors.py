@@ -56,3 +56,7 @@ class DocumentNotFoundError(QAError):
 
 class InvalidQueryError(QAError):
     """A question the service cannot search for (empty, too long, bad k)."""
+
+
+class UnknownFilterError(InvalidQueryError):
+    """A filter names a document or section the index does not have (HTTP 404)."""

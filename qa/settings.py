@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from qa.errors import ConfigError
+from qa.keys import KeyRing
 
 _DEVICE = re.compile(r"^(cpu|mps|cuda(:\d+)?)$")
 _ORIGIN = re.compile(r"^https?://[^/\s:]+(:\d{1,5})?$")
@@ -153,6 +154,23 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `qa serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `qa serve` listens on.")
     log_level: str = Field("info", description="critical, error, warning, info or debug.")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="`qa serve` logs: 'text', or 'json' (one object per line, with the request id)."
+    )
+    log_questions: bool = Field(
+        False, description="Log the text of questions (health data: off unless you need it and may keep it)."
+    )
+    api_keys: SecretStr = Field(
+        SecretStr(""),
+        description="API keys with roles, comma-separated role:key entries (roles: query, metrics, admin), "
+        "e.g. query:<key>,admin:<key>. Empty: no keys; the API is open and admin routes answer loopback clients only.",
+    )
+    rate_limit: float = Field(
+        0.0, ge=0, le=100_000, description="Requests per second per key (or IP without keys), per worker; 0: off."
+    )
+    rate_burst: int = Field(
+        20, ge=1, le=100_000, description="Requests a client may make at once before the rate applies."
+    )
 
     @field_validator("model")
     @classmethod
@@ -196,6 +214,12 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown log level {value!r}; use critical, error, warning, info or debug")
         return value
 
+    @field_validator("api_keys")
+    @classmethod
+    def _keys_parse(cls, value: SecretStr) -> SecretStr:
+        KeyRing.parse(value.get_secret_value())  # a ValueError names the entry, never the key
+        return value
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
@@ -226,6 +250,9 @@ class Settings(BaseSettings):
             view_margin_rank=self.view_margin_rank,
         )
 
+    def keyring(self) -> KeyRing:
+        return KeyRing.parse(self.api_keys.get_secret_value())
+
     def allowed_origins(self) -> list[str]:
         if self.cors_origins is not None:
             return self.cors_origins
@@ -253,7 +280,7 @@ def load_settings(**overrides: Any) -> Settings:
         for error in exc.errors():
             field = ".".join(str(part) for part in error["loc"]) or "settings"
             name = f"QA_{field.upper()}" if field != "settings" else "settings"
-            shown = error.get("input")
+            shown = None if field == "api_keys" else error.get("input")  # never echo a key
             value = f"={shown!r}" if shown is not None and not isinstance(shown, dict) else ""
             problems.append(f"{name}{value}: {error['msg']}")
         raise ConfigError("invalid settings: " + "; ".join(problems)) from None

@@ -62,4 +62,4 @@ def test_stages_are_sub_packages() -> None:
     stages = {p.name for p in (ROOT / "qa").iterdir() if (p / "__init__.py").is_file()}
     assert {"ingest", "indexing", "retrieval", "evaluation", "serving", "api", "cli"} <= stages
     flat = sorted(p.name for p in (ROOT / "qa").glob("*.py"))
-    assert flat == ["__init__.py", "errors.py", "settings.py", "stats.py", "text.py"]
+    assert flat == ["__init__.py", "errors.py", "keys.py", "settings.py", "stats.py", "text.py"]

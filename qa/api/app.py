@@ -4,6 +4,7 @@ error handlers, and the routers."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,12 +13,18 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from qa import __version__
+from qa.api.access import is_loopback
 from qa.api.errors import install_error_handlers
-from qa.api.middleware import BodyLimit
-from qa.api.routes import admin, chat, documents, query, status, widget
+from qa.api.middleware import BodyLimit, RequestObserver
+from qa.api.routes import admin, chat, documents, metrics, query, status, widget
 from qa.indexing.embedding import Embedder
 from qa.serving.holder import ServiceHolder
+from qa.serving.logs import configure_logging
+from qa.serving.metrics import Metrics
+from qa.serving.ratelimit import RateLimiter
 from qa.settings import Settings, load_settings
+
+logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -28,6 +35,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     watch the index directory for a new build."""
     settings: Settings = app.state.settings
     holder: ServiceHolder = app.state.holder
+    if not app.state.keyring.enabled and not is_loopback(settings.host):
+        logger.warning(
+            "SERVING ON %s WITH NO API KEYS: anyone who can reach this address may query the API. "
+            "Set QA_API_KEYS (query:<key>,admin:<key>), or bind to 127.0.0.1 behind a proxy that authenticates.",
+            settings.host,
+        )
     stop = threading.Event()
     if app.state.load_on_startup:  # then watch for a new build to swap in (QA_WATCH_SECONDS)
         threading.Thread(
@@ -46,21 +59,28 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None, load_on_
         summary="Passages from drug monographs and guideline pages, with exact source attribution.",
         lifespan=lifespan,
     )
-    app.state.holder = ServiceHolder()
+    holder = ServiceHolder()
+    app.state.metrics = holder.metrics = Metrics(lambda: holder.service)
+    app.state.holder = holder
     app.state.settings = settings
+    app.state.keyring = settings.keyring()
+    app.state.limiter = RateLimiter(settings.rate_limit, settings.rate_burst) if settings.rate_limit > 0 else None
     app.state.embedder = embedder
     app.state.load_on_startup = load_on_startup
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
-    # Added last, so outermost: even a 413 or 422 carries CORS headers for an allowed origin.
+    # Outside the body limit: even a 413 or 422 carries CORS headers for an allowed origin.
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.allowed_origins(),
         allow_methods=["GET", "POST"],
-        allow_headers=["Content-Type", "Accept"],
+        allow_headers=["Content-Type", "Accept", "X-API-Key", "Authorization", "X-Request-ID"],
+        expose_headers=["X-Request-ID", "Retry-After"],
         max_age=600,
     )
+    # Outermost: every response (CORS preflights and 413s too) is timed, counted and has an id.
+    app.add_middleware(RequestObserver, metrics=app.state.metrics)
     install_error_handlers(app)
-    for module in (status, query, documents, chat, widget, admin):
+    for module in (status, query, documents, chat, widget, admin, metrics):
         app.include_router(module.router)
     return app
 
@@ -68,4 +88,6 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None, load_on_
 def app_from_environment() -> FastAPI:
     """The app with settings read from ``QA_*`` variables: for ``qa serve --workers N`` and
     ``uvicorn --factory qa.api.app:app_from_environment``, where each worker process builds its own."""
-    return create_app(load_settings())
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings)

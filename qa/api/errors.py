@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from qa.errors import DocumentNotFoundError, InvalidQueryError
+from qa.errors import DocumentNotFoundError, InvalidQueryError, UnknownFilterError
 from qa.serving.schemas.common import ErrorResponse
 from qa.serving.service import MODES
 
@@ -24,12 +24,47 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse, "description": "No document with that id."},
 }
+FILTER_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorResponse, "description": "A filter names a document or section the index does not have."},
+}
 
 
-class Forbidden(Exception):
-    def __init__(self, message: str) -> None:
+def as_json(responses: dict[int | str, dict[str, Any]]) -> dict[int | str, dict[str, Any]]:
+    """The same error responses, declared as JSON for a route whose own responses are not
+    (an HTML page): FastAPI would otherwise document them in the route's media type."""
+    schema = {"$ref": "#/components/schemas/ErrorResponse"}
+    return {
+        code: {**{k: v for k, v in spec.items() if k != "model"}, "content": {"application/json": {"schema": schema}}}
+        for code, spec in responses.items()
+    }
+
+
+BODY_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "The body could not be read (not JSON, or not UTF-8)."},
+    413: {"model": ErrorResponse, "description": "The body is over 64 KiB."},
+}
+ACCESS_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "API keys are configured and none, or an unknown one, was sent."},
+    403: {"model": ErrorResponse, "description": "The key's role does not allow this route."},
+    429: {
+        "model": ErrorResponse,
+        "description": "Over the rate limit; `Retry-After` says when to retry.",
+        "headers": {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}},
+    },
+}
+
+
+class ApiError(Exception):
+    """A client error with its status, code, message and headers (401, 403, 429 ...)."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
-        self.message = message
+        self.status, self.code, self.message, self.headers = status, code, message, headers
+
+
+class Forbidden(ApiError):
+    def __init__(self, message: str) -> None:
+        super().__init__(403, "forbidden", message)
 
 
 class ServiceUnavailable(Exception):
@@ -85,13 +120,19 @@ def field_message(error: dict[str, Any]) -> tuple[str, str]:
     if kind == "string_too_long":
         limit = error.get("ctx", {}).get("max_length")
         return name, f"{name} is {len(given)} characters; the limit is {limit}"
+    if kind in {"string_too_short", "string_pattern_mismatch"}:
+        example = "ask something like 'What is the dose of pomalidomide?'" if name == "question" else "write some text"
+        return name, f"{name} is empty; {example}"
     if kind == "value_error":
         return name, str(error.get("msg", "")).removeprefix("Value error, ")
     return name, f"{name}: {error.get('msg', 'invalid value')}"
 
 
-def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
-    headers = {"Retry-After": "5"} if status == 503 else None
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    if status == 503:
+        headers = {"Retry-After": "5", **(headers or {})}
     return JSONResponse({"error": code, "message": message, **extra}, status_code=status, headers=headers)
 
 
@@ -105,12 +146,12 @@ async def invalid_query(_: Request, exc: InvalidQueryError) -> JSONResponse:
     return error_response(422, "invalid_request", str(exc))
 
 
-async def no_document(_: Request, exc: DocumentNotFoundError) -> JSONResponse:
+async def no_document(_: Request, exc: DocumentNotFoundError | UnknownFilterError) -> JSONResponse:
     return error_response(404, "not_found", str(exc))
 
 
-async def forbidden(_: Request, exc: Forbidden) -> JSONResponse:
-    return error_response(403, "forbidden", exc.message)
+async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+    return error_response(exc.status, exc.code, exc.message, exc.headers)
 
 
 async def unavailable(_: Request, exc: ServiceUnavailable) -> JSONResponse:
@@ -120,11 +161,20 @@ async def unavailable(_: Request, exc: ServiceUnavailable) -> JSONResponse:
 async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     if exc.status_code == 404:
         return error_response(404, "not_found", f"no route {request.url.path}; see /docs for the API")
+    headers = dict(exc.headers or {})  # a 405 carries Allow (RFC 9110)
     if exc.status_code == 405:
+        allowed = headers.get("Allow", "")
         return error_response(
-            405, "method_not_allowed", f"{request.method} is not allowed on {request.url.path}; see /docs"
+            405,
+            "method_not_allowed",
+            f"{request.method} is not allowed on {request.url.path}; use {allowed or 'another method'} (see /docs)",
+            headers,
         )
-    return error_response(exc.status_code, "http_error", str(exc.detail))
+    if exc.status_code == 413:
+        return error_response(413, "too_large", str(exc.detail), headers)
+    if exc.status_code == 400:
+        return error_response(400, "bad_request", f"{exc.detail}: send a UTF-8 JSON object", headers)
+    return error_response(exc.status_code, "http_error", str(exc.detail), headers)
 
 
 async def unexpected(_: Request, exc: Exception) -> JSONResponse:
@@ -136,7 +186,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(InvalidQueryError, invalid_query)
     app.add_exception_handler(DocumentNotFoundError, no_document)
+    app.add_exception_handler(UnknownFilterError, no_document)
     app.add_exception_handler(ServiceUnavailable, unavailable)
-    app.add_exception_handler(Forbidden, forbidden)
+    app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, unexpected)

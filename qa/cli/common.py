@@ -61,6 +61,14 @@ def domain_errors(func: F) -> F:
         except QAError as exc:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(1)
+        except OSError as exc:  # a full disk, a permission: the index in place is never half-replaced
+            where = f" ({exc.filename})" if exc.filename else ""
+            click.echo(
+                f"Error: {exc.strerror or exc}{where}. Any index already in place is unchanged (an index is "
+                "replaced only once it is complete); fix the cause and run the command again.",
+                err=True,
+            )
+            sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
 

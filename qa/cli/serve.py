@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import click
@@ -17,6 +18,8 @@ from qa.cli.common import (
     pass_cli,
 )
 from qa.indexing.manifest import MANIFEST
+from qa.serving.logs import configure_logging
+from qa.serving.metrics import MULTIPROCESS_ENV
 
 
 @click.command("serve")
@@ -57,13 +60,11 @@ def serve_command(
     # An index that exists but is stale, corrupt or built with another model is reported by
     # the server log and GET /ready; it is never silently replaced.
     click.echo(f"Serving on http://{settings.host}:{settings.port} (API docs at /docs)")
+    configure_logging(settings.log_level, settings.log_format)
+    # Our access log (with route, status, duration and request id) replaces uvicorn's.
+    common = {"host": settings.host, "port": settings.port, "log_config": None, "access_log": False}
     if workers == 1:
-        uvicorn.run(
-            create_app(settings, embedder=embedder),
-            host=settings.host,
-            port=settings.port,
-            log_level=settings.log_level,
-        )
+        uvicorn.run(create_app(settings, embedder=embedder), log_level=settings.log_level, **common)
         return
     embedder.embed(["prepare the encoder (an ONNX export happens once, here, not in every worker)"])
     # Each worker process reads its settings from the environment: pass on what the options set.
@@ -73,11 +74,12 @@ def serve_command(
         QA_CORPUS_DIR=str(settings.corpus_dir),
         QA_INDEX_DIR=str(settings.index_dir),
     )
+    if not os.environ.get(MULTIPROCESS_ENV):  # metrics summed over the workers (prometheus-client)
+        os.environ[MULTIPROCESS_ENV] = tempfile.mkdtemp(prefix="qa-metrics-")
     uvicorn.run(
         "qa.api.app:app_from_environment",
         factory=True,
         workers=workers,
-        host=settings.host,
-        port=settings.port,
         log_level=settings.log_level,
+        **common,
     )

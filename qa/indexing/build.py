@@ -190,6 +190,7 @@ def build_index(
         },
         views={HEADING: heading.describe(), SENTENCE: sentence.describe()},
     )
+    manifest["build"] = {"seconds": round(time.perf_counter() - started, 3), "timings": dict(timings)}
     parts = IndexParts(
         chunks, records, vectors, bm25, lexicon, faqs, default_calibration(embedder.model_id), heading, sentence
     )

@@ -8,12 +8,10 @@ with a message that says how to rebuild. No pickle anywhere.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
-import shutil
-import tempfile
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +21,7 @@ import faiss
 import numpy as np
 
 from qa.errors import ConfigError, IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from qa.indexing.atomic import recover, replace_directory
 from qa.indexing.bm25 import BM25_DIR, Bm25Index
 from qa.indexing.calibration import CALIBRATION_FILE, Calibration, default_calibration
 from qa.indexing.chunking import Chunk, ChunkSettings, chunk_from_json, chunk_to_json
@@ -139,6 +138,9 @@ def load_index(index_dir: Path) -> Index:
     index_dir = Path(index_dir)
     rebuild = f"build it with `qa index --index {index_dir}`"
     if not index_dir.is_dir():
+        with contextlib.suppress(OSError):  # a build that died between two renames: move the old index back
+            recover(index_dir)
+    if not index_dir.is_dir():
         raise IndexNotFoundError(f"no index at {index_dir}; {rebuild}.{_interrupted_hint(index_dir)}")
     manifest_path = index_dir / MANIFEST
     if not manifest_path.is_file():
@@ -254,16 +256,9 @@ def write_index_files(target: Path, parts: IndexParts, manifest: dict[str, Any])
                 os.fsync(handle.fileno())
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_atomically(index_dir: Path, write: Callable[[Path], None]) -> None:
-    """Run ``write(tmp_dir)`` then move ``tmp_dir`` into place as ``index_dir``."""
+    """Run ``write(tmp_dir)`` then put ``tmp_dir`` in place as ``index_dir`` in one step
+    (``qa.indexing.atomic``); refuses to replace a directory that is not an index."""
     index_dir = Path(index_dir)
     if index_dir.exists() and (
         not index_dir.is_dir() or (any(index_dir.iterdir()) and not (index_dir / MANIFEST).exists())
@@ -272,20 +267,4 @@ def write_atomically(index_dir: Path, write: Callable[[Path], None]) -> None:
             f"{index_dir} exists and is not an index (no {MANIFEST}); refusing to replace it. "
             "Choose another --index path or remove it yourself"
         )
-    parent = index_dir.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{index_dir.name}.building-", dir=parent))
-    try:
-        write(tmp)
-        _fsync_dir(tmp)
-        if index_dir.exists():
-            old = parent / f".{index_dir.name}.old-{uuid.uuid4().hex[:8]}"
-            os.rename(index_dir, old)
-            os.rename(tmp, index_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, index_dir)
-        _fsync_dir(parent)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    replace_directory(index_dir, write)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import faiss
 import numpy as np
 
-from qa.errors import InvalidQueryError
+from qa.errors import UnknownFilterError
 from qa.indexing.bm25 import Bm25Index
 from qa.indexing.chunking import Chunk
 from qa.indexing.embedding import Embedder
@@ -82,7 +82,7 @@ class Searcher:
         if filters.doc_ids:
             unknown = [d for d in filters.doc_ids if d not in self.index.documents]
             if unknown:
-                raise InvalidQueryError(f"filters.doc_ids: no document {unknown[0]!r}; GET /documents lists the ids")
+                raise UnknownFilterError(f"filters.doc_ids: no document {unknown[0]!r}; GET /documents lists the ids")
             by_doc = np.zeros(self.size, dtype=bool)
             for doc_id in filters.doc_ids:
                 by_doc[self._doc_rows.get(doc_id, [])] = True
@@ -92,7 +92,7 @@ class Searcher:
             for section in filters.sections:
                 by_section[self._heading_rows.get(heading_key(section), [])] = True
             if not by_section.any():
-                raise InvalidQueryError(
+                raise UnknownFilterError(
                     f"filters.sections: no section is headed {', '.join(map(repr, filters.sections))}; "
                     "GET /documents/{doc_id} shows a document's outline"
                 )

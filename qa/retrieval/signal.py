@@ -101,9 +101,9 @@ def calibrate(
     """Thresholds from answerable questions of one or more sets (each set must hold for itself).
 
     ``none_below``: the lowest of the sets' ``none_share`` percentiles (at most 2% of any set's
-    answerable questions come back ``none``). ``strong_from``: for each set, the lowest threshold
-    (at least ``none_below``) at and above which ``target_precision`` of its answerable questions
-    have a correct passage in the top 3; the highest of those."""
+    answerable questions come back ``none``). ``strong_from``: the lowest threshold (at least
+    ``none_below``) at and above which, in every set, ``target_precision`` of the answerable
+    questions have a correct passage in the top 3."""
     usable = {name: list(rows) for name, rows in sets.items() if rows}
     if not usable:
         raise ValueError("calibration needs answerable questions from at least one evaluation run")
@@ -118,14 +118,18 @@ def calibrate(
 
     none_below = min(floor(rows) for rows in usable.values())
 
-    def precise_from(rows: list[Answered]) -> float:
-        for threshold in sorted({r.confidence for r in rows if r.confidence >= none_below}):
-            above = [r.good for r in rows if r.confidence >= threshold]
-            if above and sum(above) / len(above) >= target_precision:
-                return threshold
-        return 1.01  # never strong unless some threshold is precise enough
+    def precise_at(rows: list[Answered], threshold: float) -> bool:
+        above = [r.good for r in rows if r.confidence >= threshold]
+        return not above or sum(above) / len(above) >= target_precision
 
-    strong_from = max(precise_from(rows) for rows in usable.values())
+    # The lowest threshold at which every set is precise enough. Not the highest of each set's
+    # own lowest: precision need not grow with the threshold, so one set's threshold can be
+    # imprecise for another.
+    candidates = sorted({r.confidence for rows in usable.values() for r in rows if r.confidence >= none_below})
+    strong_from = next(
+        (t for t in candidates if all(precise_at(rows, t) for rows in usable.values())),
+        1.01,  # never strong unless some threshold is precise enough
+    )
     stats: dict[str, Any] = {"target_precision": target_precision, "none_share": none_share, "sets": {}}
     for name, rows in usable.items():
         strong = [r for r in rows if r.confidence >= strong_from]

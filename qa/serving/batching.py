@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,8 +50,16 @@ class BatchStats:
 class BatchingEmbedder:
     """An ``Embedder`` whose concurrent ``embed`` calls share encoder calls."""
 
-    def __init__(self, inner: Embedder, *, max_batch: int = 32, max_wait_ms: float = 2.0) -> None:
+    def __init__(
+        self,
+        inner: Embedder,
+        *,
+        max_batch: int = 32,
+        max_wait_ms: float = 2.0,
+        observer: Callable[[int, int, float], None] | None = None,
+    ) -> None:
         self.inner = inner
+        self.observer = observer  # (calls, texts, seconds) of each batch, e.g. Metrics.observe_batch
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000
         self.stats = BatchStats()
@@ -129,7 +137,10 @@ class BatchingEmbedder:
         for call in batch:
             call.result, call.done = vectors[row : row + len(call.texts)], True
             row += len(call.texts)
-        self.stats.record(len(batch), len(texts), time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        self.stats.record(len(batch), len(texts), seconds)
+        if self.observer is not None:
+            self.observer(len(batch), len(texts), seconds)
 
     @staticmethod
     def _size(calls: list[_Call]) -> int:

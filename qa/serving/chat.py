@@ -96,6 +96,17 @@ def validate_messages(messages: Sequence[Message]) -> str:
     return messages[-1].content.strip()
 
 
+def up_to_question(messages: Sequence[Message]) -> Sequence[Message]:
+    """The conversation up to its last user message, the question; assistant messages after
+    it (a client that sent its history with the last reply) are left out."""
+    for i in range(len(messages) - 1, -1, -1):
+        if messages[i].role == "user":
+            return messages[: i + 1]
+    if messages:
+        raise InvalidQueryError("messages has no user message; the question is the last message with role 'user'")
+    return messages
+
+
 def carry_over(service: QAService, messages: Sequence[Message]) -> tuple[list[str], int | None]:
     """Drugs of the most recent earlier user message that named one, when the last names none."""
     question = messages[-1].content
@@ -174,6 +185,7 @@ class Turn:
 def retrieve(service: QAService, messages: Sequence[Message], k: int = 5) -> Turn:
     """Validate, carry context over, search. Cheap; composing the answer is the second step."""
     started = time.perf_counter()
+    messages = up_to_question(messages)
     question = validate_messages(messages)
     carried, carried_from = carry_over(service, messages)
     search_text = " ".join([question, *carried])

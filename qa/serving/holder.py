@@ -23,6 +23,7 @@ from qa.errors import QAError
 from qa.indexing.embedding import Embedder
 from qa.indexing.manifest import MANIFEST
 from qa.serving.batching import BatchingEmbedder
+from qa.serving.metrics import Metrics
 from qa.serving.service import QAService, make_embedder, stale_reasons
 from qa.settings import Settings
 
@@ -58,6 +59,7 @@ class ServiceHolder:
     embedder: Embedder | None = None
     last_reload: ReloadOutcome | None = None
     reloads: dict[str, int] = field(default_factory=lambda: {"ok": 0, "refused": 0})
+    metrics: Metrics | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _signature: tuple[int, int, int] | None = None
 
@@ -65,7 +67,12 @@ class ServiceHolder:
         if self.embedder is None:
             inner = embedder or make_embedder(settings)
             self.embedder = (
-                BatchingEmbedder(inner, max_batch=settings.batch_max, max_wait_ms=settings.batch_wait_ms)
+                BatchingEmbedder(
+                    inner,
+                    max_batch=settings.batch_max,
+                    max_wait_ms=settings.batch_wait_ms,
+                    observer=self.metrics.observe_batch if self.metrics else None,
+                )
                 if settings.batch_max > 1
                 else inner
             )
@@ -123,6 +130,8 @@ class ServiceHolder:
                 if self.service is None:
                     self.error = f"cannot serve: {error}"
                 logger.error("%s; still serving %s", error, previous or "nothing")
+            if self.metrics is not None:
+                self.metrics.reloaded(error is None)
             self.last_reload = ReloadOutcome(
                 reloaded=error is None,
                 fingerprint=self.service.index.fingerprint if self.service else None,

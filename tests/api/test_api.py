@@ -137,8 +137,7 @@ def test_k_larger_than_the_index_returns_everything(client: TestClient, fake_ser
         ({"question": "dose?", "filters": ["x"]}, "filters must be an object"),
         ({"question": "dose?", "filters": {"doc_ids": "x"}}, "filters.doc_ids must be a JSON list"),
         ({"question": "dose?", "filters": {"doc": ["x"]}}, "unknown field 'filters.doc'"),
-        ({"question": "dose?", "filters": {"doc_ids": ["aspirin"]}}, "no document 'aspirin'"),
-        ({"question": "dose?", "filters": {"sections": ["Nope"]}}, "no section is headed 'Nope'"),
+        ({"question": "dose?", "filters": {"sections": [""]}}, "filters.sections.0 is empty"),
         (["dose?"], "must be a JSON object"),
         ("dose?", "must be a JSON object"),
     ],
@@ -150,6 +149,17 @@ def test_bad_query_gets_422_with_an_actionable_message(client: TestClient, body:
     assert payload["error"] == "invalid_request"
     assert fragment in payload["message"], payload
     assert "Traceback" not in response.text
+
+
+@pytest.mark.parametrize(
+    ("filters", "fragment"),
+    [({"doc_ids": ["aspirin"]}, "no document 'aspirin'"), ({"sections": ["Nope"]}, "no section is headed 'Nope'")],
+)
+def test_filter_naming_what_the_index_lacks_gets_404(client: TestClient, filters: dict, fragment: str) -> None:
+    response = client.post("/query", json={"question": "dose?", "filters": filters})
+    assert response.status_code == 404, response.text
+    assert response.json()["error"] == "not_found"
+    assert fragment in response.json()["message"]
 
 
 def test_malformed_json_gets_422(client: TestClient) -> None:

@@ -126,3 +126,38 @@ def test_widget_escapes_what_it_shows(browser, service_url: str) -> None:
     assert page.evaluate("window.__pwned") is None
     user = page.locator(".msg.user").first.inner_text()
     assert user.startswith("<img src=x")
+
+
+WIDGET_KEY = "public-widget-key-0123456789"
+
+
+@pytest.fixture(scope="module")
+def keyed_url(real_index_dir: Path, real_embedder) -> Iterator[str]:
+    def make_app(port: int):
+        keys = f"query:{WIDGET_KEY},admin:admin-key-0123456789abcdef"
+        settings = Settings(corpus_dir=SEED_CORPUS, index_dir=real_index_dir, port=port, api_keys=keys)
+        return create_app(settings, embedder=real_embedder)
+
+    with live_server(make_app) as url:
+        yield url
+
+
+def host_page(page, url: str, key: str | None) -> None:
+    """A page of the site that embeds the widget, served at the service's origin."""
+    attribute = f' data-key="{key}"' if key else ""
+    html = f'<!doctype html><title>Host</title><script src="{url}/widget.js"{attribute} defer></script>'
+    page.route(f"{url}/host.html", lambda route: route.fulfill(status=200, content_type="text/html", body=html))
+    page.goto(f"{url}/host.html")
+
+
+@pytest.mark.parametrize("key", [WIDGET_KEY, None])
+def test_widget_sends_its_data_key(browser, keyed_url: str, key: str | None) -> None:
+    page = browser.new_page()
+    host_page(page, keyed_url, key)
+    page.get_by_role("button", name="Open the drug information chat").click()
+    answer = ask(page, "What is the recommended dose of pomalidomide for myeloma?", 0).locator(".answer").inner_text()
+    if key:
+        assert "4 mg" in answer
+    else:
+        assert "could not answer" in answer and "needs a key" in answer
+    page.close()

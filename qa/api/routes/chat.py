@@ -10,9 +10,10 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from qa.api.deps import ServiceDep
-from qa.api.errors import ERRORS
+from qa.api.deps import MetricsDep, QueryCaller, ServiceDep, SettingsDep
+from qa.api.errors import ACCESS_ERRORS, BODY_ERRORS, ERRORS
 from qa.serving.chat import NOT_COVERED, Message, Turn, compose, retrieve
+from qa.serving.logs import log_question
 from qa.serving.schemas.chat import ChatRequest, ChatResponse, chat_citation, chat_context, chat_response
 from qa.serving.schemas.common import entities_out
 from qa.serving.service import QAService
@@ -67,6 +68,8 @@ async def chat_events(
     response_model=ChatResponse,
     responses={
         **ERRORS,
+        **BODY_ERRORS,
+        **ACCESS_ERRORS,
         200: {
             "description": "JSON, or with `Accept: text/event-stream` a stream of events: `meta` "
             "(match, entities, carried-over context), `answer` (one per quoted sentence), `citations`, `done`.",
@@ -75,9 +78,19 @@ async def chat_events(
     },
     summary="One chat turn: an answer quoted from the documents, with citations",
 )
-def chat(body: ChatRequest, request: Request, service: ServiceDep) -> Any:
+def chat(
+    body: ChatRequest,
+    request: Request,
+    service: ServiceDep,
+    _: QueryCaller,
+    metrics: MetricsDep,
+    settings: SettingsDep,
+) -> Any:
     messages = [Message(m.role, m.content) for m in body.messages]
     turn = retrieve(service, messages, body.k)
+    metrics.answered("chat", turn.reply.match)
+    if settings.log_questions:
+        log_question("chat", turn.reply.question, turn.reply.match)
     if "text/event-stream" in request.headers.get("accept", ""):
         stream = chat_events(service, turn, request.is_disconnected)
         return StreamingResponse(stream, media_type="text/event-stream", headers=SSE_HEADERS)

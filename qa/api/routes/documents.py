@@ -8,8 +8,8 @@ import hashlib
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-from qa.api.deps import ServiceDep
-from qa.api.errors import ERRORS, NOT_FOUND
+from qa.api.deps import PublicCaller, ServiceDep
+from qa.api.errors import ACCESS_ERRORS, ERRORS, NOT_FOUND, as_json
 from qa.serving.schemas.documents import DocumentDetail, DocumentList, document_detail, document_summary
 from qa.serving.views import SCRIPT as VIEW_SCRIPT
 from qa.serving.views import STYLE as VIEW_STYLE
@@ -28,8 +28,10 @@ VIEW_POLICY = (
 )
 
 
-@router.get("/documents", response_model=DocumentList, responses=ERRORS, summary="All indexed documents")
-def documents(service: ServiceDep) -> DocumentList:
+@router.get(
+    "/documents", response_model=DocumentList, responses={**ERRORS, **ACCESS_ERRORS}, summary="All indexed documents"
+)
+def documents(service: ServiceDep, _: PublicCaller) -> DocumentList:
     records = service.documents()
     return DocumentList(total=len(records), documents=[document_summary(r) for r in records])
 
@@ -37,10 +39,10 @@ def documents(service: ServiceDep) -> DocumentList:
 @router.get(
     "/documents/{doc_id:path}/view",
     response_class=HTMLResponse,
-    responses=NOT_FOUND,
+    responses=as_json({**ERRORS, **NOT_FOUND, **ACCESS_ERRORS}),
     summary="The document as a page, the passage named by the URL fragment highlighted",
 )
-def view(doc_id: str, service: ServiceDep) -> HTMLResponse:
+def view(doc_id: str, service: ServiceDep, _: PublicCaller) -> HTMLResponse:
     page = render_document(service.document(doc_id), service.places(doc_id))
     return HTMLResponse(page, headers={"Content-Security-Policy": VIEW_POLICY})
 
@@ -48,8 +50,8 @@ def view(doc_id: str, service: ServiceDep) -> HTMLResponse:
 @router.get(
     "/documents/{doc_id:path}",
     response_model=DocumentDetail,
-    responses={**ERRORS, **NOT_FOUND},
+    responses={**ERRORS, **NOT_FOUND, **ACCESS_ERRORS},
     summary="One document: metadata, FAQ pairs and section outline",
 )
-def document(doc_id: str, service: ServiceDep) -> DocumentDetail:
+def document(doc_id: str, service: ServiceDep, _: PublicCaller) -> DocumentDetail:
     return document_detail(service.document(doc_id))

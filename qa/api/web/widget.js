@@ -4,6 +4,7 @@
  *
  * adds a chat button and panel to the page. It talks to the service the script came from
  * (or to the URL in a data-api attribute), streams answers over Server-Sent Events, and
+ * sends the public `query` API key of a data-key attribute when the service needs one. It
  * shows numbered citations that open the cited passage. All text from documents and users
  * is inserted with textContent: nothing is parsed as HTML.
  */
@@ -13,6 +14,7 @@
   if (!script || window.__drugQaWidget) { return; }
   window.__drugQaWidget = true;
   var api = (script.getAttribute("data-api") || script.src.replace(/widget\.js(\?.*)?$/, "")).replace(/\/$/, "");
+  var key = script.getAttribute("data-key");  // a public key with the query role only
   var history = [];
 
   var css = [
@@ -135,9 +137,11 @@
     log.scrollTop = log.scrollHeight;
     send.disabled = true;
     var text = [];
+    var headers = {"Content-Type": "application/json", "Accept": "text/event-stream"};
+    if (key) { headers["X-API-Key"] = key; }
     return fetch(api + "/chat", {
       method: "POST",
-      headers: {"Content-Type": "application/json", "Accept": "text/event-stream"},
+      headers: headers,
       body: JSON.stringify({messages: history.slice(-20), k: 5})
     }).then(function (response) {
       if (!response.ok) {

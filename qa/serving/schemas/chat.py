@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from qa.serving.chat import MAX_MESSAGES, ChatReply, Citation
-from qa.serving.schemas.common import EntityOut, Source, entities_out, source_of
+from qa.serving.schemas.common import EntityOut, Source, WholeNumber, entities_out, source_of
 from qa.serving.service import MAX_QUESTION_CHARS
 
 
@@ -15,7 +15,12 @@ class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     role: Literal["user", "assistant"] = Field(description="Who wrote the message.")
-    content: str = Field(max_length=MAX_QUESTION_CHARS, description="The message text (1 to 2,000 characters).")
+    content: str = Field(
+        min_length=1,
+        max_length=MAX_QUESTION_CHARS,
+        pattern=r"\S",
+        description="The message text (1 to 2,000 characters, not only spaces).",
+    )
 
 
 class ChatRequest(BaseModel):
@@ -39,9 +44,13 @@ class ChatRequest(BaseModel):
     )
 
     messages: list[ChatMessage] = Field(
-        min_length=1, max_length=MAX_MESSAGES, description=f"1 to {MAX_MESSAGES} messages, the last from the user."
+        min_length=1,
+        max_length=MAX_MESSAGES,
+        description=f"1 to {MAX_MESSAGES} messages, at least one from the user. The question is the last user "
+        "message; assistant messages after it are ignored.",
+        json_schema_extra={"contains": {"type": "object", "properties": {"role": {"const": "user"}}}},
     )
-    k: int = Field(5, ge=1, le=20, description="Passages to search (1 to 20); up to 3 are quoted.")
+    k: WholeNumber = Field(5, ge=1, le=20, description="Passages to search (1 to 20); up to 3 are quoted.")
 
 
 class ChatSentence(BaseModel):

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from qa.indexing.chunking import Chunk
 from qa.retrieval.recognition import Mention
+
+
+def _integral(value: Any) -> Any:
+    """JSON Schema counts 18.0 as an integer; so do we (18.5 and "18" stay errors)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_integral)]
 
 
 class Source(BaseModel):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from qa.retrieval.query import Hit
-from qa.serving.schemas.common import EntityOut, IndexInfo, Place, Source, entities_out, source_of
+from qa.serving.schemas.common import EntityOut, IndexInfo, Place, Source, WholeNumber, entities_out, source_of
 from qa.serving.service import MAX_K, MAX_QUESTION_CHARS, Answer
 
 
@@ -16,11 +16,14 @@ class QueryFilters(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    doc_ids: list[str] = Field(default_factory=list, max_length=200, description="Only these documents.")
-    sections: list[str] = Field(
+    doc_ids: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(
+        default_factory=list, max_length=200, description="Only these documents (404 for an id the index lacks)."
+    )
+    sections: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(
         default_factory=list,
         max_length=50,
-        description="Only passages with one of these headings in their heading path (case and emphasis ignored).",
+        description="Only passages with one of these headings in their heading path (case and emphasis ignored; "
+        "404 when no passage has any of them).",
     )
 
 
@@ -35,10 +38,12 @@ class QueryRequest(BaseModel):
 
     question: str = Field(
         ...,
+        min_length=1,
         max_length=MAX_QUESTION_CHARS,
+        pattern=r"\S",
         description=f"The question, in the asker's own words (1 to {MAX_QUESTION_CHARS} characters).",
     )
-    k: int = Field(5, ge=1, le=MAX_K, description=f"How many results to return, 1 to {MAX_K}.")
+    k: WholeNumber = Field(5, ge=1, le=MAX_K, description=f"How many results to return, 1 to {MAX_K}.")
     mode: Literal["multiview", "hybrid", "dense", "bm25"] = Field(
         "multiview",
         description="multiview (default): each passage's text, heading line and sentences matched against the "
