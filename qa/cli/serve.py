@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -74,12 +75,17 @@ def serve_command(
         QA_CORPUS_DIR=str(settings.corpus_dir),
         QA_INDEX_DIR=str(settings.index_dir),
     )
+    made = None
     if not os.environ.get(MULTIPROCESS_ENV):  # metrics summed over the workers (prometheus-client)
-        os.environ[MULTIPROCESS_ENV] = tempfile.mkdtemp(prefix="qa-metrics-")
-    uvicorn.run(
-        "qa.api.app:app_from_environment",
-        factory=True,
-        workers=workers,
-        log_level=settings.log_level,
-        **common,
-    )
+        made = os.environ[MULTIPROCESS_ENV] = tempfile.mkdtemp(prefix="qa-metrics-")
+    try:
+        uvicorn.run(
+            "qa.api.app:app_from_environment",
+            factory=True,
+            workers=workers,
+            log_level=settings.log_level,
+            **common,
+        )
+    finally:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
