@@ -151,6 +151,15 @@ class Settings(BaseSettings):
         description="How often `qa serve` checks its index directory for a new build to swap in (0: never; "
         "POST /admin/reload still works).",
     )
+    data_dir: Path = Field(
+        Path("data"), description="Where `qa serve` keeps readers' feedback (SQLite) and the answer-id secret."
+    )
+    feedback_secret: SecretStr = Field(
+        SecretStr(""),
+        description="Secret that signs answer ids (shared by every server behind one load balancer). "
+        "Empty: one made once and kept in QA_DATA_DIR.",
+    )
+    feedback_per_answer: int = Field(5, ge=1, le=100, description="Most pieces of feedback kept per answer.")
     host: str = Field("127.0.0.1", description="Address `qa serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `qa serve` listens on.")
     log_level: str = Field("info", description="critical, error, warning, info or debug.")
@@ -280,7 +289,7 @@ def load_settings(**overrides: Any) -> Settings:
         for error in exc.errors():
             field = ".".join(str(part) for part in error["loc"]) or "settings"
             name = f"QA_{field.upper()}" if field != "settings" else "settings"
-            shown = None if field == "api_keys" else error.get("input")  # never echo a key
+            shown = None if field in {"api_keys", "feedback_secret"} else error.get("input")  # never echo a secret
             value = f"={shown!r}" if shown is not None and not isinstance(shown, dict) else ""
             problems.append(f"{name}{value}: {error['msg']}")
         raise ConfigError("invalid settings: " + "; ".join(problems)) from None

@@ -67,8 +67,14 @@ def fake_service(fake_index_dir: Path) -> QAService:
 
 
 @pytest.fixture()
-def fake_settings(fake_index_dir: Path) -> Settings:
-    return Settings(corpus_dir=SEED_CORPUS, index_dir=fake_index_dir, max_chunk_tokens=48, chunk_overlap_tokens=8)
+def fake_settings(fake_index_dir: Path, tmp_path: Path) -> Settings:
+    return Settings(
+        corpus_dir=SEED_CORPUS,
+        index_dir=fake_index_dir,
+        max_chunk_tokens=48,
+        chunk_overlap_tokens=8,
+        data_dir=tmp_path / "data",
+    )
 
 
 @pytest.fixture()

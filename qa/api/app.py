@@ -16,8 +16,9 @@ from qa import __version__
 from qa.api.access import is_loopback
 from qa.api.errors import install_error_handlers
 from qa.api.middleware import BodyLimit, RequestObserver
-from qa.api.routes import admin, chat, documents, metrics, query, status, widget
+from qa.api.routes import admin, chat, documents, feedback, metrics, query, status, widget
 from qa.indexing.embedding import Embedder
+from qa.serving.feedback_desk import FeedbackDesk
 from qa.serving.holder import ServiceHolder
 from qa.serving.logs import configure_logging
 from qa.serving.metrics import Metrics
@@ -60,7 +61,8 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None, load_on_
         lifespan=lifespan,
     )
     holder = ServiceHolder()
-    app.state.metrics = holder.metrics = Metrics(lambda: holder.service)
+    app.state.feedback = desk = FeedbackDesk(settings)
+    app.state.metrics = holder.metrics = Metrics(lambda: holder.service, desk.counts)
     app.state.holder = holder
     app.state.settings = settings
     app.state.keyring = settings.keyring()
@@ -80,7 +82,7 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None, load_on_
     # Outermost: every response (CORS preflights and 413s too) is timed, counted and has an id.
     app.add_middleware(RequestObserver, metrics=app.state.metrics)
     install_error_handlers(app)
-    for module in (status, query, documents, chat, widget, admin, metrics):
+    for module in (status, query, documents, chat, feedback, widget, admin, metrics):
         app.include_router(module.router)
     return app
 

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa.errors import DocumentNotFoundError, InvalidQueryError, UnknownFilterError
+from qa.serving.feedback import FeedbackLimit
 from qa.serving.schemas.common import ErrorResponse
 from qa.serving.service import MODES
 
@@ -154,6 +155,10 @@ async def api_error(_: Request, exc: ApiError) -> JSONResponse:
     return error_response(exc.status, exc.code, exc.message, exc.headers)
 
 
+async def feedback_limit(_: Request, exc: FeedbackLimit) -> JSONResponse:
+    return error_response(409, "feedback_limit", str(exc))
+
+
 async def unavailable(_: Request, exc: ServiceUnavailable) -> JSONResponse:
     return error_response(503, "not_ready", exc.message)
 
@@ -188,6 +193,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DocumentNotFoundError, no_document)
     app.add_exception_handler(UnknownFilterError, no_document)
     app.add_exception_handler(ServiceUnavailable, unavailable)
+    app.add_exception_handler(FeedbackLimit, feedback_limit)
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, unexpected)

@@ -1,4 +1,5 @@
-"""The command-line adapter (Click): ``qa index``, ``qa ask``, ``qa eval``, ``qa serve``.
+"""The command-line adapter (Click): ``qa index``, ``qa ask``, ``qa eval``, ``qa serve``,
+``qa feedback export``.
 
 Each command reads the settings once (environment ``QA_*``, then its options), calls the
 core, and turns domain errors into one-line messages and exit codes. Nothing outside this
@@ -12,6 +13,7 @@ import click
 from qa.cli.ask import ask_command
 from qa.cli.calibrate import calibrate_command
 from qa.cli.evaluate import eval_command
+from qa.cli.feedback import feedback_group
 from qa.cli.index import index_command
 from qa.cli.serve import serve_command
 
@@ -22,6 +24,6 @@ def main() -> None:
     """Question answering over drug reference documents, with exact source attribution."""
 
 
-for command in (index_command, ask_command, eval_command, serve_command):
+for command in (index_command, ask_command, eval_command, serve_command, feedback_group):
     main.add_command(command)
 eval_command.add_command(calibrate_command)

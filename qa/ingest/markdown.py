@@ -96,6 +96,12 @@ def _split_frontmatter(text: str) -> tuple[dict[str, object], int, list[tuple[in
     return data, match.end(), _faq_spans(text, match) if "faqs" in data else []
 
 
+def frontmatter_end(text: str) -> int:
+    """Where the Markdown body starts: after the YAML frontmatter, if there is one."""
+    match = _FRONTMATTER.match(text) if _FRONTMATTER_START.match(text) else None
+    return match.end() if match else 0
+
+
 def _headings(text: str, body_start: int) -> list[_Heading]:
     lines = LineIndex(text)
     found: list[_Heading] = []

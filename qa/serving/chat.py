@@ -58,7 +58,7 @@ class Citation:
 
     @property
     def link(self) -> str:
-        return f"/documents/{self.chunk.doc_id}/view#{self.chunk.id}"
+        return f"/documents/{self.chunk.doc_id}/view?passage={self.chunk.id}#cited"
 
 
 @dataclass

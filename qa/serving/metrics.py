@@ -39,12 +39,20 @@ def multiprocess_dir() -> str | None:
 
 
 class IndexCollector(Collector):
-    """``qa_index_*``: read from whatever index serves when the metrics are scraped."""
+    """``qa_index_*``: read from whatever index serves when the metrics are scraped; and the
+    stored feedback counts."""
 
-    def __init__(self, current: Callable[[], Any]) -> None:
+    def __init__(self, current: Callable[[], Any], feedback_counts: Callable[[], dict[str, int] | None]) -> None:
         self._current = current  # returns the serving QAService, or None
+        self._feedback_counts = feedback_counts
 
     def collect(self) -> Iterator[Any]:
+        counts = self._feedback_counts()
+        if counts is not None:
+            stored = GaugeMetricFamily("qa_feedback_records", "Feedback records stored, by verdict", labels=["verdict"])
+            for verdict, n in sorted(counts.items()):
+                stored.add_metric([verdict], float(n))
+            yield stored
         service = self._current()
         ready = GaugeMetricFamily("qa_index_ready", "1 when an index is loaded and serving")
         ready.add_metric([], 0.0 if service is None else 1.0)
@@ -80,9 +88,13 @@ class IndexCollector(Collector):
 class Metrics:
     """Counters and histograms the HTTP layer and the service update."""
 
-    def __init__(self, current_service: Callable[[], Any] = lambda: None) -> None:
+    def __init__(
+        self,
+        current_service: Callable[[], Any] = lambda: None,
+        feedback_counts: Callable[[], dict[str, int] | None] = lambda: None,
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self._index = IndexCollector(current_service)
+        self._index = IndexCollector(current_service, feedback_counts)
         self.multiprocess = multiprocess_dir() is not None
         r = self.registry
         self.requests = Counter(
@@ -118,6 +130,7 @@ class Metrics:
             "qa_rate_limited", "Requests refused with 429, by client kind (key, ip)", ["client"], registry=r
         )
         self.auth_refused = Counter("qa_auth_refused", "Requests refused with 401 or 403", ["status"], registry=r)
+        self.feedback = Counter("qa_feedback", "Feedback received, by verdict", ["helpful"], registry=r)
         if not self.multiprocess:
             r.register(self._index)
             ProcessCollector(registry=r)  # process_resident_memory_bytes and friends, this process

@@ -129,6 +129,7 @@ class QAService:
         self.searcher = Searcher(index, embedder, retrieval)
         self.retrievers = make_retrievers(list(MODES), self.searcher)
         self.sentence_cache = VectorCache()
+        self._places: dict[str, tuple[Chunk, str]] | None = None
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None) -> QAService:
@@ -162,6 +163,13 @@ class QAService:
         self.document(doc_id)
         chunks = [c for c in self.index.chunks if c.doc_id == doc_id]
         return chunks + [p for e in self.index.faqs.entries for p in e.places if p.doc_id == doc_id]
+
+    def place(self, chunk_id: str) -> tuple[Chunk, str] | None:
+        """A passage ("passage") or FAQ answer ("faq") of the index by id, or None."""
+        if self._places is None:
+            places = {p.id: (p, "faq") for e in self.index.faqs.entries for p in e.places}
+            self._places = places | {c.id: (c, "passage") for c in self.index.chunks}
+        return self._places.get(chunk_id)
 
     def documents(self) -> list[DocumentRecord]:
         return sorted(self.index.documents.values(), key=lambda d: d.doc_id)

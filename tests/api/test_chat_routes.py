@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from qa.api import create_app, get_service
 from qa.api.routes.chat import chat_events
 from qa.serving.chat import NOT_COVERED, Message, retrieve
+from qa.serving.feedback_desk import FeedbackDesk
 from qa.serving.service import QAService
 from qa.settings import Settings
 from tests.conftest import ROOT
@@ -37,13 +38,12 @@ def test_chat_json(client: TestClient) -> None:
     body = client.post("/chat", json={"messages": [user("pomalidomide dosage myeloma")], "k": 3}).json()
     assert set(body) == {
         "question", "answer", "sentences", "citations", "match", "note", "disclaimer", "context", "entities", "took_ms",
+        "answer_id",
     }  # fmt: skip
     citation = body["citations"][0]
-    assert (
-        citation["link"]
-        == f"/documents/{citation['doc_id']}/view#{citation['source'] and citation['link'].split('#')[1]}"
-    )
-    assert client.get(citation["link"].split("#")[0]).status_code == 200
+    assert citation["link"] == f"/documents/{citation['doc_id']}/view?passage={citation['chunk_id']}#cited"
+    page = client.get(citation["link"].split("#")[0])
+    assert page.status_code == 200 and '<mark id="cited"' in page.text
 
 
 def test_chat_streams_events_in_order(client: TestClient) -> None:
@@ -62,6 +62,7 @@ def test_chat_streams_events_in_order(client: TestClient) -> None:
     assert set(names[1:-2]) == {"answer"}
     assert events[0][1]["context"] == {"carried_over": ["Pomalidomide"], "from_message": 0}
     cited = {c["number"] for c in events[-2][1]["citations"]}
+    assert events[-2][1]["answer_id"].count(".") == 1  # for POST /feedback
     assert {data["citation"] for name, data in events if name == "answer"} <= cited
 
 
@@ -76,7 +77,7 @@ def test_stream_of_a_question_not_covered(client: TestClient) -> None:
     assert events[2][1]["citations"] == []
 
 
-def test_a_client_that_leaves_costs_no_further_work(fake_service: QAService) -> None:
+def test_a_client_that_leaves_costs_no_further_work(fake_service: QAService, fake_settings) -> None:
     turn = retrieve(fake_service, [Message("user", "pomalidomide dosage myeloma")], 5)
     calls_before = fake_service.embedder.calls
 
@@ -84,7 +85,8 @@ def test_a_client_that_leaves_costs_no_further_work(fake_service: QAService) -> 
         return True
 
     async def collect() -> list[str]:
-        return [event async for event in chat_events(fake_service, turn, gone)]
+        desk = FeedbackDesk(fake_settings)
+        return [event async for event in chat_events(fake_service, desk, turn, gone)]
 
     events = asyncio.run(collect())
     assert len(events) == 1 and events[0].startswith("event: meta")

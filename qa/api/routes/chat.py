@@ -13,6 +13,7 @@ from fastapi.responses import StreamingResponse
 from qa.api.deps import MetricsDep, QueryCaller, ServiceDep, SettingsDep
 from qa.api.errors import ACCESS_ERRORS, BODY_ERRORS, ERRORS
 from qa.serving.chat import NOT_COVERED, Message, Turn, compose, retrieve
+from qa.serving.feedback_desk import FeedbackDesk
 from qa.serving.logs import log_question
 from qa.serving.schemas.chat import ChatRequest, ChatResponse, chat_citation, chat_context, chat_response
 from qa.serving.schemas.common import entities_out
@@ -27,12 +28,12 @@ def sse_event(event: str, data: dict[str, Any]) -> str:
 
 
 async def chat_events(
-    service: QAService, turn: Turn, is_disconnected: Callable[[], Awaitable[bool]]
+    service: QAService, desk: FeedbackDesk, turn: Turn, is_disconnected: Callable[[], Awaitable[bool]]
 ) -> AsyncIterator[str]:
     """The SSE stream of a chat turn: ``meta``, then one ``answer`` event per quoted sentence,
-    then ``citations``, then ``done``. Composing the answer (which embeds candidate sentences)
-    only happens if the client is still connected after ``meta``; a client that leaves stops
-    the stream at the next event."""
+    then ``citations`` (with the ``answer_id`` for feedback), then ``done``. Composing the
+    answer only happens if the client is still connected after ``meta``; a client that leaves
+    stops the stream at the next event."""
     reply = turn.reply
     context = chat_context(reply)
     yield sse_event(
@@ -47,6 +48,7 @@ async def chat_events(
     if await is_disconnected():
         return
     reply = await run_in_threadpool(compose, service, turn)
+    answer_id = desk.answer_id(service, reply.question, [c.chunk.id for c in reply.citations])
     sentences = [(f"{s.text} [{s.citation}]", s.citation) for s in reply.sentences] or [(NOT_COVERED, None)]
     for text, citation in sentences:
         if await is_disconnected():
@@ -58,6 +60,7 @@ async def chat_events(
             "citations": [chat_citation(c).model_dump() for c in reply.citations],
             "note": reply.note,
             "disclaimer": reply.disclaimer,
+            "answer_id": answer_id,
         },
     )
     yield sse_event("done", {"took_ms": round(reply.took_ms, 3)})
@@ -91,7 +94,9 @@ def chat(
     metrics.answered("chat", turn.reply.match)
     if settings.log_questions:
         log_question("chat", turn.reply.question, turn.reply.match)
+    desk: FeedbackDesk = request.app.state.feedback
     if "text/event-stream" in request.headers.get("accept", ""):
-        stream = chat_events(service, turn, request.is_disconnected)
+        stream = chat_events(service, desk, turn, request.is_disconnected)
         return StreamingResponse(stream, media_type="text/event-stream", headers=SSE_HEADERS)
-    return chat_response(compose(service, turn))
+    reply = compose(service, turn)
+    return chat_response(reply, desk.answer_id(service, reply.question, [c.chunk.id for c in reply.citations]))

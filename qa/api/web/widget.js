@@ -1,12 +1,9 @@
-/* Drug reference chat widget. One dependency-free script:
- *
+/* Drug reference chat widget, one dependency-free script:
  *   <script src="https://qa.example.org/widget.js" defer></script>
- *
- * adds a chat button and panel to the page. It talks to the service the script came from
- * (or to the URL in a data-api attribute), streams answers over Server-Sent Events, and
- * sends the public `query` API key of a data-key attribute when the service needs one. It
- * shows numbered citations that open the cited passage. All text from documents and users
- * is inserted with textContent: nothing is parsed as HTML.
+ * Attributes: data-api (service URL; default: where the script came from), data-key (a public
+ * `query` API key), data-title (heading), data-accent (colour). Answers stream over SSE with
+ * numbered citations, the match level in words and "Did this answer your question?" (POST
+ * /feedback). Text from documents and users is set with textContent, never parsed as HTML.
  */
 (function () {
   "use strict";
@@ -15,13 +12,21 @@
   window.__drugQaWidget = true;
   var api = (script.getAttribute("data-api") || script.src.replace(/widget\.js(\?.*)?$/, "")).replace(/\/$/, "");
   var key = script.getAttribute("data-key");  // a public key with the query role only
+  var title = script.getAttribute("data-title") || "Drug information";
+  var accent = script.getAttribute("data-accent");
+  if (!accent || !(window.CSS && CSS.supports("color", accent))) { accent = "#0b5cad"; }
   var history = [];
+  var MATCH_WORDS = {
+    strong: "Good match: quoted from the documents.",
+    weak: "Weak match: these passages may not answer your question.",
+    none: "Not covered by the documents."
+  };
 
   var css = [
-    ":host{all:initial}",
+    ":host{all:initial;--accent:" + accent + "}",
     "*{box-sizing:border-box;font-family:system-ui,sans-serif}",
     ".launcher{position:fixed;right:20px;bottom:20px;z-index:2147483000;border:0;border-radius:24px;",
-    "padding:12px 18px;background:#0b5cad;color:#fff;font-size:15px;cursor:pointer;box-shadow:0 2px 8px #0004}",
+    "padding:12px 18px;background:var(--accent);color:#fff;font-size:15px;cursor:pointer;box-shadow:0 2px 8px #0004}",
     ".launcher:focus-visible,button:focus-visible,textarea:focus-visible,a:focus-visible{outline:3px solid #ffbf47;outline-offset:2px}",
     ".panel{position:fixed;right:20px;bottom:80px;z-index:2147483000;width:min(380px,calc(100vw - 40px));",
     "height:min(560px,calc(100vh - 120px));display:flex;flex-direction:column;background:#fff;color:#1b1b1b;",
@@ -38,13 +43,19 @@
     ".context{font-size:12px;color:#555;margin-bottom:4px}",
     "ol{margin:8px 0 0;padding-left:20px}",
     "li{margin:2px 0}",
-    "a{color:#0b5cad}",
+    "a{color:var(--accent)}",
+    ".match{font-size:12px;color:#444;margin:6px 0 0}",
+    ".msg.bot[data-match=weak] .match{color:#8a4b00;font-weight:600}",
+    ".feedback{font-size:12px;color:#444;margin-top:8px;display:flex;gap:6px;align-items:center;flex-wrap:wrap}",
+    ".feedback button{border:1px solid #bbb;background:#fff;border-radius:12px;padding:2px 10px;cursor:pointer;font-size:12px}",
     "form{display:flex;gap:6px;padding:10px;border-top:1px solid #eee}",
     "textarea{flex:1;resize:none;height:42px;padding:8px;border:1px solid #bbb;border-radius:6px;font-size:14px}",
-    ".send{border:0;border-radius:6px;background:#0b5cad;color:#fff;padding:0 14px;cursor:pointer}",
+    ".send{border:0;border-radius:6px;background:var(--accent);color:#fff;padding:0 14px;cursor:pointer}",
     ".send:disabled{background:#8aa9c9;cursor:wait}",
     ".disclaimer{font-size:11px;color:#666;padding:0 10px 8px}",
-    ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}"
+    ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}",
+    "@media (max-width:480px){.panel{left:0;right:0;top:0;bottom:0;width:100vw;height:100vh;height:100dvh;",
+    "border-radius:0;border:0}}"
   ].join("");
 
   function el(tag, attrs, text) {
@@ -60,9 +71,9 @@
   var launcher = el("button", {"class": "launcher", type: "button", "aria-expanded": "false",
     "aria-controls": "qa-panel", "aria-label": "Open the drug information chat"}, "Ask about a drug");
   var panel = el("section", {"class": "panel", id: "qa-panel", role: "dialog",
-    "aria-label": "Drug information chat", hidden: ""});
+    "aria-label": title + " chat", hidden: ""});
   var header = el("header");
-  header.appendChild(el("h2", {}, "Drug information"));
+  header.appendChild(el("h2", {}, title));
   var close = el("button", {"class": "close", type: "button", "aria-label": "Close the chat"}, "\u00d7");
   header.appendChild(close);
   var log = el("div", {"class": "log", role: "log", "aria-live": "polite", "aria-label": "Conversation"});
@@ -103,6 +114,39 @@
     return list;
   }
 
+  function jsonHeaders(extra) {
+    var headers = {"Content-Type": "application/json"};
+    if (key) { headers["X-API-Key"] = key; }
+    Object.keys(extra || {}).forEach(function (name) { headers[name] = extra[name]; });
+    return headers;
+  }
+
+  // "Did this answer your question? Yes / No", sent once per answer.
+  function feedbackBar(question, answerId) {
+    var bar = el("div", {"class": "feedback", role: "group", "aria-label": "Feedback on this answer"});
+    bar.appendChild(el("span", {}, "Did this answer your question?"));
+    [["Yes", true], ["No", false]].forEach(function (choice) {
+      var button = el("button", {type: "button"}, choice[0]);
+      button.addEventListener("click", function () {
+        bar.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
+        fetch(api + "/feedback", {
+          method: "POST",
+          headers: jsonHeaders(),
+          body: JSON.stringify({question: question, answer_id: answerId, helpful: choice[1]})
+        }).then(function (response) {
+          if (!response.ok) {
+            return response.json().then(function (body) { throw new Error(body.message || response.statusText); });
+          }
+          bar.textContent = "Thank you for your feedback.";
+        }).catch(function (error) {
+          bar.textContent = "Your feedback could not be sent: " + error.message;
+        });
+      });
+      bar.appendChild(button);
+    });
+    return bar;
+  }
+
   // Parse a Server-Sent Events stream from fetch(); call onEvent(name, data) per event.
   function readEvents(response, onEvent) {
     var reader = response.body.getReader();
@@ -137,8 +181,8 @@
     log.scrollTop = log.scrollHeight;
     send.disabled = true;
     var text = [];
-    var headers = {"Content-Type": "application/json", "Accept": "text/event-stream"};
-    if (key) { headers["X-API-Key"] = key; }
+    var asked = question;
+    var headers = jsonHeaders({"Accept": "text/event-stream"});
     return fetch(api + "/chat", {
       method: "POST",
       headers: headers,
@@ -149,6 +193,7 @@
       }
       return readEvents(response, function (name, data) {
         if (name === "meta") {
+          asked = data.question;
           bubble.setAttribute("data-match", data.match);
           if (data.context && data.context.carried_over.length) {
             bubble.insertBefore(el("div", {"class": "context"},
@@ -158,8 +203,13 @@
           text.push(data.text);
           answer.textContent = text.join(" ");
         } else if (name === "citations") {
+          bubble.appendChild(el("p", {"class": "match"}, MATCH_WORDS[bubble.getAttribute("data-match")] || ""));
           if (data.note) { bubble.appendChild(el("p", {"class": "note"}, data.note)); }
           if (data.citations.length) { bubble.appendChild(citationList(data.citations)); }
+          if (data.disclaimer) { disclaimer.textContent = data.disclaimer; }
+          if (data.answer_id && bubble.getAttribute("data-match") !== "none") {
+            bubble.appendChild(feedbackBar(asked, data.answer_id));
+          }
         }
         log.scrollTop = log.scrollHeight;
       });
