@@ -64,7 +64,10 @@ class KeyRing:
             if not sep or not key:
                 raise ValueError(f"{where} is not role:key; write e.g. query:<key>,admin:<key>")
             if role not in ROLES:
-                raise ValueError(f"{where} has the unknown role {role!r}; use one of {', '.join(ROLES)}")
+                shown = f" {role!r}" if role.isalpha() and len(role) <= 12 else ""  # never what may be a key
+                raise ValueError(
+                    f"{where} has an unknown role{shown}; write role:key with a role of {', '.join(ROLES)}"
+                )
             if len(key) < MIN_KEY_CHARS or not _KEY.match(key):
                 raise ValueError(
                     f"the key of {where} must be at least {MIN_KEY_CHARS} characters of letters, digits and "

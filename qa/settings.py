@@ -229,6 +229,14 @@ class Settings(BaseSettings):
         KeyRing.parse(value.get_secret_value())  # a ValueError names the entry, never the key
         return value
 
+    @field_validator("feedback_secret")
+    @classmethod
+    def _secret_long_enough(cls, value: SecretStr) -> SecretStr:
+        if 0 < len(value.get_secret_value().encode("utf-8")) < 16:
+            raise ValueError("must be empty or at least 16 bytes; make one with "
+                             "python -c 'import secrets; print(secrets.token_urlsafe(32))'")  # fmt: skip
+        return value
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:

@@ -29,7 +29,8 @@ def test_empty_setting_means_no_keys() -> None:
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [
-        (f"reader:{A}", "entry 1 has the unknown role 'reader'"),
+        (f"reader:{A}", "entry 1 has an unknown role 'reader'"),
+        (f"{B}:admin", "entry 1 has an unknown role;"),  # written backwards: the key is not echoed
         (f"query:{A},{B}", "entry 2 is not role:key"),
         ("query:tooshort", "at least 16 characters"),
         ("query:has spaces in this key!", "at least 16 characters"),

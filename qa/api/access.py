@@ -4,8 +4,10 @@ A route declares the role it needs (``Access("query")``); ``deps.py`` has the al
 keys configured (``QA_API_KEYS``) a request must send one, as ``X-API-Key: <key>`` or
 ``Authorization: Bearer <key>``: none or an unknown one gets 401, a key whose role does not
 reach the route gets 403. With no keys the API is open, except admin routes, which then answer
-loopback clients only. With ``QA_RATE_LIMIT`` each key (or client IP, when keys are off) has a
-token bucket; an empty one gets 429 with ``Retry-After``.
+loopback clients only (behind a reverse proxy on the same host every client looks local: configure
+keys there). With ``QA_RATE_LIMIT`` each key (a public ``query`` key: each address using it; client
+IP when keys are off) has a token bucket; an empty one gets 429 with ``Retry-After``. A request with
+a wrong key spends its address's tokens too.
 """
 
 from __future__ import annotations
@@ -29,9 +31,34 @@ SEND_KEY = "send it as the X-API-Key header or as Authorization: Bearer <key>"
 
 def is_loopback(host: str) -> bool:
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host)
     except ValueError:
         return False
+    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1
+    return bool((mapped or address).is_loopback)
+
+
+def bucket(key: ApiKey | None, host: str) -> str:
+    """Whose rate limit a request counts against: a query key is public (every reader of the
+    widget sends it), so its readers are told apart by address; other keys, and addresses when
+    keys are off, have one bucket each."""
+    if key is None:
+        return f"ip:{host}"
+    return f"key:{key.name}:ip:{host}" if key.role == "query" else f"key:{key.name}"
+
+
+def rate_limited(limiter: RateLimiter, metrics: Metrics, client: str, kind: str) -> None:
+    wait = limiter.check(client)
+    if wait > 0:
+        metrics.rate_limited.labels(kind).inc()
+        seconds = max(1, math.ceil(wait))
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"over the rate limit of {limiter.rate:g} requests per second (bursts of {limiter.burst:g}) "
+            f"for this {'key' if kind == 'key' else 'address'}; retry after {seconds} s",
+            {"Retry-After": str(seconds)},
+        )
 
 
 def presented_key(request: Request) -> str | None:
@@ -46,20 +73,15 @@ def check_access(request: Request, role: str | None, presented: str | None) -> A
     keyring: KeyRing = request.app.state.keyring
     metrics: Metrics = request.app.state.metrics
     host = request.client.host if request.client else ""
-    key = _authenticate(keyring, role, presented, host, metrics)
     limiter: RateLimiter | None = request.app.state.limiter
+    try:
+        key = _authenticate(keyring, role, presented, host, metrics)
+    except ApiError as refused:
+        if limiter is not None and refused.status == 401:  # guessing keys costs the address its tokens
+            rate_limited(limiter, metrics, f"ip:{host}", "ip")
+        raise
     if limiter is not None:
-        wait = limiter.check(f"key:{key.name}" if key else f"ip:{host}")
-        if wait > 0:
-            metrics.rate_limited.labels("key" if key else "ip").inc()
-            seconds = max(1, math.ceil(wait))
-            raise ApiError(
-                429,
-                "rate_limited",
-                f"over the rate limit of {limiter.rate:g} requests per second (bursts of {limiter.burst:g}) "
-                f"for this {'key' if key else 'address'}; retry after {seconds} s",
-                {"Retry-After": str(seconds)},
-            )
+        rate_limited(limiter, metrics, bucket(key, host), "key" if key else "ip")
     return key
 
 

@@ -43,7 +43,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             settings.host,
         )
     stop = threading.Event()
-    if app.state.load_on_startup:  # then watch for a new build to swap in (QA_WATCH_SECONDS)
+    if app.state.load_on_startup:
+        try:  # feedback needs the answer-id secret: say now, not at the first chat, if it cannot be had
+            app.state.feedback.ids  # noqa: B018
+        except OSError as exc:
+            logger.error("feedback is off: %s is not writable (%s); set QA_DATA_DIR", settings.data_dir, exc)
+        # Load, then watch for a new build to swap in (QA_WATCH_SECONDS).
         threading.Thread(
             target=holder.load_and_watch, args=(settings, app.state.embedder, stop), name="qa-index", daemon=True
         ).start()

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa.errors import DocumentNotFoundError, InvalidQueryError, UnknownFilterError
-from qa.serving.feedback import FeedbackLimit
+from qa.serving.feedback import FeedbackLimit, FeedbackUnavailable
 from qa.serving.schemas.common import ErrorResponse
 from qa.serving.service import MODES
 
@@ -159,6 +159,10 @@ async def feedback_limit(_: Request, exc: FeedbackLimit) -> JSONResponse:
     return error_response(409, "feedback_limit", str(exc))
 
 
+async def feedback_unavailable(_: Request, exc: FeedbackUnavailable) -> JSONResponse:
+    return error_response(503, "not_ready", str(exc))
+
+
 async def unavailable(_: Request, exc: ServiceUnavailable) -> JSONResponse:
     return error_response(503, "not_ready", exc.message)
 
@@ -194,6 +198,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(UnknownFilterError, no_document)
     app.add_exception_handler(ServiceUnavailable, unavailable)
     app.add_exception_handler(FeedbackLimit, feedback_limit)
+    app.add_exception_handler(FeedbackUnavailable, feedback_unavailable)
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, unexpected)

@@ -15,11 +15,12 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import fcntl
 import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 AT_FDCWD = -100
@@ -65,13 +66,31 @@ def _owner(leftover: Path) -> int | None:
     return int(part) if part.isdigit() else None
 
 
+@contextlib.contextmanager
+def swap_lock(index_dir: Path) -> Iterator[None]:
+    """Held around a swap and around ``recover``, so that a reader recovering an index never
+    steps between a builder's two renames: a lock on the parent directory itself (no lock
+    file is left behind), released by the kernel if the holder dies."""
+    fd = os.open(index_dir.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
 def recover(index_dir: Path) -> list[Path]:
     """Clean up after builds that died: move back an old index left between two renames when
     nothing is at ``index_dir``, and remove temporary directories of dead builds. Returns what
     was removed."""
-    parent, name = index_dir.parent, index_dir.name
-    if not parent.is_dir():
+    if not index_dir.parent.is_dir():
         return []
+    with swap_lock(index_dir):
+        return _recover(index_dir)
+
+
+def _recover(index_dir: Path) -> list[Path]:
+    parent, name = index_dir.parent, index_dir.name
     olds = sorted(parent.glob(f".{name}.old-*"), key=lambda p: p.stat().st_mtime)
     if olds and not index_dir.exists():
         os.rename(olds.pop(), index_dir)
@@ -80,7 +99,10 @@ def recover(index_dir: Path) -> list[Path]:
         owner = _owner(leftover)
         if ".building-" in leftover.name and (owner is None or owner == os.getpid() or _alive(owner)):
             continue
-        shutil.rmtree(leftover, ignore_errors=True)
+        if leftover.is_symlink():
+            leftover.unlink()
+        else:
+            shutil.rmtree(leftover, ignore_errors=True)
         removed.append(leftover)
     return removed
 
@@ -89,6 +111,8 @@ def replace_directory(index_dir: Path, write: Callable[[Path], None]) -> None:
     """Run ``write(tmp_dir)``, then put ``tmp_dir`` in place as ``index_dir`` in one step.
     On any failure (a full disk included) the temporary directory is removed and whatever was
     at ``index_dir`` stays as it was."""
+    if index_dir.is_symlink():  # replace what the link points to; the link stays
+        index_dir = Path(os.path.realpath(index_dir))
     parent = index_dir.parent
     parent.mkdir(parents=True, exist_ok=True)
     recover(index_dir)
@@ -96,18 +120,27 @@ def replace_directory(index_dir: Path, write: Callable[[Path], None]) -> None:
     try:
         write(tmp)
         fsync_dir(tmp)
-        if not index_dir.exists():
-            os.rename(tmp, index_dir)
-        elif exchange(tmp, index_dir):
-            shutil.rmtree(tmp, ignore_errors=True)  # now the old index
-        else:
-            old = parent / f".{index_dir.name}.old-{uuid.uuid4().hex[:8]}"
-            os.rename(index_dir, old)
-            os.rename(tmp, index_dir)
-            shutil.rmtree(old, ignore_errors=True)
+        with swap_lock(index_dir):
+            _swap(tmp, index_dir)
         fsync_dir(parent)
     except BaseException:
         with contextlib.suppress(OSError):
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _swap(tmp: Path, index_dir: Path) -> None:
+    if not index_dir.exists():
+        os.rename(tmp, index_dir)
+    elif exchange(tmp, index_dir):
+        shutil.rmtree(tmp, ignore_errors=True)  # now the old index
+    else:
+        old = index_dir.parent / f".{index_dir.name}.old-{uuid.uuid4().hex[:8]}"
+        os.rename(index_dir, old)
+        try:
+            os.rename(tmp, index_dir)
+        except BaseException:
+            os.rename(old, index_dir)  # put the old index back before reporting the failure
+            raise
+        shutil.rmtree(old, ignore_errors=True)

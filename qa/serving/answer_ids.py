@@ -52,7 +52,10 @@ class AnswerIds:
         return _b64(hmac.new(self._secret, payload.encode("ascii"), hashlib.sha256).digest())[:_SIGNATURE_CHARS]
 
     def issue(self, question: str, chunk_ids: tuple[str, ...] | list[str], fingerprint: str) -> str:
-        body = json.dumps([question_digest(question), list(chunk_ids), fingerprint[:16]], separators=(",", ":"))
+        """A new id for each answer given (a random nonce), so that a cap on feedback per answer
+        is per answer, not per question."""
+        nonce = secrets.token_urlsafe(6)
+        body = json.dumps([question_digest(question), list(chunk_ids), fingerprint[:16], nonce], separators=(",", ":"))
         payload = _b64(body.encode("utf-8"))
         return f"{payload}.{self._sign(payload)}"
 
@@ -62,22 +65,43 @@ class AnswerIds:
         if not payload or not hmac.compare_digest(signature.encode("ascii", "replace"), self._sign(payload).encode()):
             return None
         try:
-            digest, chunk_ids, fingerprint = json.loads(_unb64(payload))
+            digest, chunk_ids, fingerprint, _nonce = json.loads(_unb64(payload))
         except (ValueError, TypeError):
             return None
         return AnswerRef(str(digest), tuple(map(str, chunk_ids)), str(fingerprint))
 
 
+MIN_SECRET_BYTES = 16
+
+
 def load_secret(configured: str, data_dir: Path) -> bytes:
-    """The configured secret, else the one kept in ``data_dir`` (made once, mode 0600)."""
+    """The configured secret, else the one kept in ``data_dir``: made once (mode 0600) and put in
+    place with a hard link, so that a reader never sees it half-written; a file too short to be
+    one (a crash of an older version) is replaced. Raises OSError when ``data_dir`` is not writable."""
     if configured:
         return configured.encode("utf-8")
     data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / SECRET_FILE
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_bytes().strip()
-    with os.fdopen(fd, "w") as handle:  # first worker to get here writes it; the others read it
-        handle.write(secrets.token_urlsafe(32))
+    for _ in range(3):
+        try:
+            kept = path.read_bytes().strip()
+        except FileNotFoundError:
+            kept = b""
+        if len(kept) >= MIN_SECRET_BYTES:
+            return kept
+        tmp = data_dir / f".{SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(32))
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            if kept:  # too short: replace it
+                os.replace(tmp, path)
+            else:
+                os.link(tmp, path)  # the first process to get here wins; the others read its secret
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
     return path.read_bytes().strip()

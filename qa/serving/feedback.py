@@ -42,6 +42,10 @@ class FeedbackLimit(Exception):
     """The answer already has as much feedback as is kept."""
 
 
+class FeedbackUnavailable(Exception):
+    """The store cannot take feedback now (locked, full, failing)."""
+
+
 @dataclass(frozen=True)
 class Cited:
     chunk_id: str
@@ -83,8 +87,8 @@ class FeedbackStore:
         """Store one piece of feedback; its id. Raises FeedbackLimit past ``per_answer``."""
         rows = json.dumps([vars(c) | {"heading_path": list(c.heading_path)} for c in cited], ensure_ascii=False)
         with self._lock, self._connect() as db:
-            db.execute("BEGIN IMMEDIATE")  # the count and the insert together, across processes
             try:
+                db.execute("BEGIN IMMEDIATE")  # the count and the insert together, across processes
                 (count,) = db.execute("SELECT COUNT(*) FROM feedback WHERE answer_id = ?", (answer_id,)).fetchone()
                 if count >= self.per_answer:
                     raise FeedbackLimit(f"this answer already has {count} pieces of feedback, the most kept")
@@ -94,8 +98,13 @@ class FeedbackStore:
                     (answer_id, question, int(helpful), citation, rows, fingerprint),
                 )
                 db.execute("COMMIT")
+            except sqlite3.OperationalError as exc:  # locked past the timeout, disk full, I/O error
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise FeedbackUnavailable(f"feedback cannot be stored right now ({exc}); try again shortly") from exc
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
                 raise
         return int(cursor.lastrowid or 0)
 

@@ -4,6 +4,7 @@ Made on first use, so that a service that never answers a chat creates no data d
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 
@@ -12,6 +13,8 @@ from qa.serving.answer_ids import AnswerIds, load_secret, question_digest
 from qa.serving.feedback import DB_FILE, Cited, FeedbackStore
 from qa.serving.service import QAService
 from qa.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 
 class FeedbackDesk:
@@ -43,8 +46,15 @@ class FeedbackDesk:
             return None
         return self.store.counts()
 
-    def answer_id(self, service: QAService, question: str, chunk_ids: Sequence[str]) -> str:
-        return self.ids.issue(question, list(chunk_ids), service.index.fingerprint)
+    def answer_id(self, service: QAService, question: str, chunk_ids: Sequence[str]) -> str | None:
+        """The answer's id, or None (logged) when ids cannot be made: a chat answer never fails
+        for want of a feedback id."""
+        try:
+            return self.ids.issue(question, list(chunk_ids), service.index.fingerprint)
+        except OSError as exc:
+            logger.error("no answer ids, so no feedback: the secret in %s cannot be read or made (%s)",
+                         self._settings.data_dir, exc)  # fmt: skip
+            return None
 
     def record(self, service: QAService, *, question: str, answer_id: str, helpful: bool, citation: int | None) -> int:
         """Check the feedback against the answer it names, then store it; its id."""

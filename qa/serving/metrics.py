@@ -12,6 +12,7 @@ index figures come from the worker that answers the scrape.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -32,6 +33,7 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 ENCODER_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+logger = logging.getLogger(__name__)
 
 
 def multiprocess_dir() -> str | None:
@@ -47,7 +49,11 @@ class IndexCollector(Collector):
         self._feedback_counts = feedback_counts
 
     def collect(self) -> Iterator[Any]:
-        counts = self._feedback_counts()
+        try:
+            counts = self._feedback_counts()
+        except Exception:  # an unreadable feedback database must not take every other metric down
+            logger.exception("feedback counts unavailable for /metrics")
+            counts = None
         if counts is not None:
             stored = GaugeMetricFamily("qa_feedback_records", "Feedback records stored, by verdict", labels=["verdict"])
             for verdict, n in sorted(counts.items()):

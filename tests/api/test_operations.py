@@ -278,3 +278,60 @@ def test_settings_never_echo_a_bad_key(monkeypatch: pytest.MonkeyPatch, tmp_path
         load_settings()
     assert "QA_API_KEYS" in str(raised.value) and "at least 16" in str(raised.value)
     assert "short-secret" not in str(raised.value)
+
+
+# ------------------------------------------------------------------ found in review
+def test_readers_sharing_the_public_query_key_have_buckets_of_their_own(fake_settings: Settings) -> None:
+    settings = with_(fake_settings, api_keys=KEYS, rate_limit=0.01, rate_burst=2)
+    headers = {"X-API-Key": QUERY_KEY}
+    with serving_client(settings, client=("192.0.2.1", 1)) as reader:
+        app = reader.app
+        assert [reader.post("/query", json=QUESTION, headers=headers).status_code for _ in range(3)] == [200, 200, 429]
+        with TestClient(app, client=("192.0.2.2", 1)) as other_reader:
+            assert other_reader.post("/query", json=QUESTION, headers=headers).status_code == 200
+
+
+def test_wrong_keys_spend_the_address_tokens(fake_settings: Settings) -> None:
+    settings = with_(fake_settings, api_keys=KEYS, rate_limit=0.01, rate_burst=2)
+    with serving_client(settings) as client:
+        statuses = [client.post("/query", json=QUESTION, headers={"X-API-Key": "x" * 20}).status_code for _ in range(3)]
+    assert statuses == [401, 401, 429]
+
+
+def test_an_unexpected_error_is_a_500_that_carries_the_request_id(
+    fake_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    from qa.api import get_service
+
+    def broken() -> None:
+        raise RuntimeError("simulated bug")
+
+    app = create_app(fake_settings, load_on_startup=False)
+    app.dependency_overrides[get_service] = broken
+    with caplog.at_level(logging.ERROR), TestClient(app, raise_server_exceptions=False) as client:
+        response = client.post("/query", json=QUESTION, headers={"X-Request-ID": "trace-500"})
+    assert response.status_code == 500 and response.json()["error"] == "internal"
+    assert "simulated bug" not in response.text
+    assert response.headers["x-request-id"] == "trace-500"
+    assert any(r.getMessage() == "unhandled error" and r.exc_info for r in caplog.records)
+
+
+def test_a_broken_feedback_database_does_not_take_metrics_down(fake_settings: Settings) -> None:
+    fake_settings.data_dir.mkdir(parents=True)
+    (fake_settings.data_dir / "feedback.sqlite3").write_bytes(b"this is not a database" * 100)
+    with serving_client(fake_settings) as client:
+        response = client.get("/metrics")
+    assert response.status_code == 200
+    names = {family.name for family in text_string_to_metric_families(response.text)}
+    assert "qa_index_documents" in names and "qa_feedback_records" not in names
+
+
+def test_chat_answers_without_an_answer_id_when_feedback_cannot_be_kept(
+    fake_settings: Settings, tmp_path: Path
+) -> None:
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("a file where the data directory should be")
+    with serving_client(with_(fake_settings, data_dir=blocked / "data")) as client:
+        response = client.post("/chat", json={"messages": [{"role": "user", "content": "pomalidomide dose"}]})
+    assert response.status_code == 200
+    assert response.json()["answer_id"] is None and response.json()["answer"]

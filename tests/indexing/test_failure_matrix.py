@@ -131,6 +131,7 @@ MOMENTS = [
 
 
 def leftovers(index: Path) -> list[str]:
+    """Temporary and old directories (or anything else) a build left beside the index."""
     return sorted(p.name for p in index.parent.iterdir() if p.name.startswith(f".{index.name}."))
 
 
@@ -179,3 +180,34 @@ def test_full_disk_during_a_build_leaves_the_old_index(tmp_path: Path, monkeypat
     assert "Traceback" not in result.output
     assert load_index(index).fingerprint == before
     assert leftovers(index) == []
+
+
+def test_a_failed_second_rename_puts_the_old_index_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without atomic exchange, a swap is two renames; if the second fails the first is undone."""
+    from qa.indexing import atomic
+
+    corpus, index, before = built_then_edited(tmp_path)
+    real_rename, calls = os.rename, []
+
+    def second_fails(a, b):  # type: ignore[no-untyped-def]
+        calls.append((a, b))
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(b))
+        return real_rename(a, b)
+
+    monkeypatch.setattr(atomic, "exchange", lambda a, b: False)
+    monkeypatch.setattr(atomic.os, "rename", second_fails)
+    with pytest.raises(OSError, match="No space left"):
+        build_index(corpus, index, FakeEmbedder(), FAKE_CHUNKING)
+    monkeypatch.setattr(atomic.os, "rename", real_rename)
+    assert load_index(index).fingerprint == before
+    assert leftovers(index) == []
+
+
+def test_a_symlinked_index_directory_keeps_its_link(tmp_path: Path) -> None:
+    corpus, index, before = built_then_edited(tmp_path)
+    link = tmp_path / "current"
+    link.symlink_to(index)
+    build_index(corpus, link, FakeEmbedder(), FAKE_CHUNKING)
+    assert link.is_symlink() and load_index(link).fingerprint != before
+    assert leftovers(index) == [] and leftovers(link) == []

@@ -87,8 +87,9 @@ class ChatResponse(BaseModel):
     disclaimer: str = Field(description="Reference information, not medical advice.")
     context: ChatContext | None = Field(description="Context carried over from earlier turns, if any.")
     entities: list[EntityOut] = Field(description="Drugs recognised in what was searched.")
-    answer_id: str = Field(
-        description="Names this answer (question, cited passages, index) for POST /feedback; signed by the service."
+    answer_id: str | None = Field(
+        description="Names this answer (question, cited passages, index) for POST /feedback; signed by the service. "
+        "null when the service cannot take feedback (its data directory is not writable)."
     )
     took_ms: float = Field(description="Time to retrieve and compose, in milliseconds.")
 
@@ -113,7 +114,7 @@ def chat_context(reply: ChatReply) -> ChatContext | None:
     return ChatContext(carried_over=reply.carried_over, from_message=reply.carried_from)
 
 
-def chat_response(reply: ChatReply, answer_id: str) -> ChatResponse:
+def chat_response(reply: ChatReply, answer_id: str | None) -> ChatResponse:
     return ChatResponse(
         answer_id=answer_id,
         question=reply.question,
