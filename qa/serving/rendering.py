@@ -77,10 +77,13 @@ def rendered_text(source: str) -> str:
     return normalise("".join(_stream(markdown().parse(source)).text))
 
 
-def _normalised(stream: _Stream, positions: list[int]) -> str:
-    """The stream with whitespace runs collapsed; ``positions`` gets each kept character's index."""
+def _normalised(stream: _Stream, positions: list[int], drop: str = "") -> str:
+    """The stream with whitespace runs collapsed (and the ``drop`` characters left out);
+    ``positions`` gets each kept character's index."""
     out: list[str] = []
     for index, char in enumerate(stream.text):
+        if char in drop:
+            continue
         if char.isspace():
             if not out or out[-1] == " ":
                 continue
@@ -91,10 +94,17 @@ def _normalised(stream: _Stream, positions: list[int]) -> str:
 
 
 def _find(stream: _Stream, passage: str, first: int, last: int) -> tuple[int, int] | None:
-    """Stream indexes [start, end) of the passage's rendered text on lines first..last."""
+    """Stream indexes [start, end) of the passage's rendered text on lines first..last. Failing
+    that, the same without emphasis characters: a passage cut from the middle of a line can pair
+    its ``*`` differently when rendered alone than the whole line does."""
+    return _find_text(stream, rendered_text(passage), first, last) or _find_text(
+        stream, _SPACE.sub(" ", re.sub(r"[*_]", "", rendered_text(passage))).strip(), first, last, drop="*_"
+    )
+
+
+def _find_text(stream: _Stream, target: str, first: int, last: int, drop: str = "") -> tuple[int, int] | None:
     positions: list[int] = []
-    text = _normalised(stream, positions)
-    target = rendered_text(passage)
+    text = _normalised(stream, positions, drop)
     if not target:
         return None
     start = 0
