@@ -24,6 +24,7 @@ class FakeEmbedder:
         self._model_id = model_id
         self.calls = 0
         self.texts_embedded = 0
+        self.seen: list[str] = []  # every text embedded, in order
 
     @property
     def model_id(self) -> str:
@@ -43,6 +44,7 @@ class FakeEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         self.calls += 1
         self.texts_embedded += len(texts)
+        self.seen += texts
         out = np.zeros((len(texts), self._dimension), dtype=np.float32)
         for row, text in enumerate(texts):
             for token in _TOKEN.findall(text.lower())[: self._max_tokens]:

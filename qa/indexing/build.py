@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import numpy as np
 
 from qa.errors import ConfigError, CorpusError, IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from qa.indexing.bm25 import Bm25Index
+from qa.indexing.bm25 import rules_digest as bm25_rules_digest
 from qa.indexing.calibration import default_calibration
 from qa.indexing.chunking import Chunk, ChunkSettings, chunk_documents, chunk_embedding_text
 from qa.indexing.drug_dictionary import load_dictionary
@@ -145,11 +147,17 @@ def build_index(
         now = time.perf_counter()
         timings[name], mark = now - mark, now
 
-    corpus = corpus or load_corpus(Path(corpus_dir), progress=progress)
-    lap("read")
-    _check_inputs(corpus, Path(corpus_dir), embedder, chunking)
     probe = probe_record(embedder)
-    old = load_previous(Path(index_dir), embedder.model_id, probe, chunking)
+    # Reading the earlier index (checksums, FAISS) and the drug dictionary (bz2) spend much of their
+    # time outside the GIL: they run beside the corpus reader, on a second core where there is one.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="qa-build") as pool:
+        earlier = pool.submit(load_previous, Path(index_dir), embedder.model_id, probe, chunking)
+        dictionary = pool.submit(load_dictionary) if chunking.drug_dictionary else None
+        corpus = corpus or load_corpus(Path(corpus_dir), progress=progress)
+        lap("read")
+        _check_inputs(corpus, Path(corpus_dir), embedder, chunking)
+        old = earlier.result()
+        drugs = dictionary.result() if dictionary is not None else None
     previous = old.vectors
     lap("previous")
     chunks, rechunked = chunk_with_reuse(corpus.documents, chunking, embedder, old, progress=progress)
@@ -159,11 +167,13 @@ def build_index(
     lap("embed")
     heading = build_heading_view(chunks, lambda lines: embed_with_reuse(embedder, lines, previous)[0])
     sentence = build_sentence_view(
-        chunks, lambda texts: embed_with_reuse(embedder, texts, previous, progress=progress, what="sentence")[0]
+        chunks,
+        lambda texts: embed_with_reuse(embedder, texts, previous, progress=progress, what="sentence")[0],
+        reuse=old.sentences,
     )
     lap("views")
-    bm25 = Bm25Index.build(texts)
-    lexicon = Lexicon.from_documents(corpus.documents, load_dictionary() if chunking.drug_dictionary else None)
+    bm25 = Bm25Index.build(texts, reuse=old.tokens)
+    lexicon = Lexicon.from_documents(corpus.documents, drugs)
     entries = faq_entries(corpus.documents) if chunking.include_faq else []
     faqs = FaqStore.build(entries, embedder.embed([e.question for e in entries]))
     lap("bm25+lexicon+faq")
@@ -183,8 +193,9 @@ def build_index(
         chunks=len(chunks),
         retrieval={
             "bm25": "bm25s (Lucene BM25, k1=1.5, b=0.75) over title › heading path + text, English stems",
+            "bm25_tokens": bm25_rules_digest(),
             "lexicon_entities": len(lexicon),
-            "drug_dictionary": bool(chunking.drug_dictionary and load_dictionary() is not None),
+            "drug_dictionary": drugs is not None,
             "absent_drug_names": len(lexicon.absent_drugs),
             "faq_answers": len(faqs),
         },

@@ -21,12 +21,17 @@ import numpy as np
 
 from qa import __version__
 from qa.errors import IndexCorruptError
+from qa.indexing.bm25 import BM25_DIR, TOKEN_OFFSETS_FILE, TOKENS_FILE, VOCAB_FILE, TokenReuse
+from qa.indexing.bm25 import rules_digest as bm25_rules_digest
 from qa.indexing.chunking import Chunk, ChunkSettings, chunk_embedding_text, chunk_from_json
 from qa.indexing.manifest import CHUNKS_FILE, DOCUMENTS_FILE, FAISS_FILE, MANIFEST, sha256_file
 from qa.indexing.probes import same_vectors
 from qa.indexing.storage import read_jsonl
-from qa.indexing.views import previous_view_vectors
+from qa.indexing.views import SentenceReuse, previous_view_vectors, reusable_sentences
 
+SENTENCE_FILES = ("views/sentence.npy", "views/sentence_offsets.npy")
+HEADING_FILES = ("views/heading.json", "views/heading.npy")
+TOKEN_FILES = tuple(f"{BM25_DIR}/{name}" for name in (TOKENS_FILE, TOKEN_OFFSETS_FILE, VOCAB_FILE))
 _READ_ERRORS = (OSError, KeyError, TypeError, ValueError, RuntimeError, IndexCorruptError)
 
 
@@ -40,6 +45,8 @@ class Previous:
 
     chunks_of: dict[str, tuple[str, list[Chunk]]] = field(default_factory=dict)  # doc id -> (source key, chunks)
     vectors: dict[str, np.ndarray] = field(default_factory=dict)  # embedded text -> vector
+    sentences: SentenceReuse | None = None  # sentence rows by chunk, when split by today's rules
+    tokens: TokenReuse | None = None  # BM25 tokens by chunk text, when tokenized by today's rules
 
     def chunks_for(self, doc_id: str, source_text: str) -> list[Chunk] | None:
         """The old chunks of a document whose source is unchanged, else None."""
@@ -49,6 +56,13 @@ class Previous:
 
 def _checked(index_dir: Path, manifest: dict[str, Any], *names: str) -> bool:
     return all(sha256_file(index_dir / name) == manifest["files"][name]["sha256"] for name in names)
+
+
+def _checked_quietly(index_dir: Path, manifest: dict[str, Any], *names: str) -> bool:
+    try:
+        return _checked(index_dir, manifest, *names)
+    except _READ_ERRORS:
+        return False
 
 
 def load_previous(
@@ -65,9 +79,33 @@ def load_previous(
     same_chunking = manifest.get("chunking") == chunking.as_dict() and manifest.get("package_version") == __version__
     if same_chunking:
         previous.chunks_of = _chunks_by_document(index_dir, manifest, chunks)
+    texts = [chunk_embedding_text(c) for c in chunks]
+    previous.tokens = _tokens_by_text(index_dir, manifest, texts)
     if vectors and same_vectors(manifest["model"], probe):
-        previous.vectors = _vectors_by_text(index_dir, manifest, chunks)
+        previous.sentences = _sentences_by_chunk(index_dir, manifest, texts)
+        previous.vectors = _vectors_by_text(index_dir, manifest, chunks, texts, by_text=previous.sentences is None)
     return previous
+
+
+def _sentences_by_chunk(index_dir: Path, manifest: dict[str, Any], texts: list[str]) -> SentenceReuse | None:
+    if not _checked_quietly(index_dir, manifest, *SENTENCE_FILES):
+        return None
+    try:
+        dimension = int(manifest["model"]["dimension"])
+        return reusable_sentences(index_dir, texts, dimension, manifest["views"]["sentence"])
+    except _READ_ERRORS:
+        return None
+
+
+def _tokens_by_text(index_dir: Path, manifest: dict[str, Any], texts: list[str]) -> TokenReuse | None:
+    if manifest.get("retrieval", {}).get("bm25_tokens") != bm25_rules_digest():
+        return None
+    if not _checked_quietly(index_dir, manifest, *TOKEN_FILES):
+        return None
+    try:
+        return TokenReuse.load(index_dir / BM25_DIR, texts)
+    except _READ_ERRORS:
+        return None
 
 
 def _chunks_by_document(index_dir: Path, manifest: dict[str, Any], chunks: list[Chunk]) -> dict:
@@ -85,7 +123,11 @@ def _chunks_by_document(index_dir: Path, manifest: dict[str, Any], chunks: list[
     return {doc_id: (key, by_doc[doc_id]) for doc_id, key in sources.items()}
 
 
-def _vectors_by_text(index_dir: Path, manifest: dict[str, Any], chunks: list[Chunk]) -> dict[str, np.ndarray]:
+def _vectors_by_text(
+    index_dir: Path, manifest: dict[str, Any], chunks: list[Chunk], texts: list[str], *, by_text: bool
+) -> dict[str, np.ndarray]:
+    """The chunk, heading and (``by_text``: when they are not reused by chunk) sentence vectors of
+    the earlier index by the text they embed, each kind only if its files match their checksums."""
     try:
         if not _checked(index_dir, manifest, FAISS_FILE):
             return {}
@@ -95,6 +137,8 @@ def _vectors_by_text(index_dir: Path, manifest: dict[str, Any], chunks: list[Chu
     if old.ntotal != len(chunks):
         return {}
     matrix = old.reconstruct_n(0, old.ntotal)
-    found = {chunk_embedding_text(c): matrix[i] for i, c in enumerate(chunks)}
-    found.update(previous_view_vectors(index_dir, chunks))
+    found = dict(zip(texts, matrix, strict=True))
+    headings = _checked_quietly(index_dir, manifest, *HEADING_FILES)
+    sentences = by_text and _checked_quietly(index_dir, manifest, *SENTENCE_FILES)
+    found.update(previous_view_vectors(index_dir, chunks, headings=headings, sentences=sentences))
     return found

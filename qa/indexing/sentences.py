@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
+from collections.abc import Sequence
+from pathlib import Path
 
 MIN_WORDS = 4
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])")
@@ -26,3 +29,17 @@ def _sentences(text: str) -> tuple[str, ...]:
             if len(sentence.split()) >= MIN_WORDS and not sentence.endswith(":"):
                 out.append(sentence)
     return tuple(out)
+
+
+def chunk_sentences(title: str, heading_path: Sequence[str], text: str) -> list[str]:
+    """What the sentence view embeds for one chunk: each sentence with its heading as context
+    (the section's own heading; the title for a chunk of the document's lead)."""
+    context = heading_path[-1] if len(heading_path) > 1 else title
+    return [f"{context}: {sentence}" for sentence in _sentences(text)]
+
+
+@functools.cache
+def rules_digest() -> str:
+    """A digest of this module, the whole of the rules above: an index records it, and a rebuild
+    reuses an earlier index's sentence rows chunk by chunk only when it is unchanged."""
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]

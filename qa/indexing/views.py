@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.indexing.chunking import Chunk
-from qa.indexing.sentences import sentences_of
+from qa.indexing.chunking import Chunk, chunk_embedding_text
+from qa.indexing.sentences import chunk_sentences, rules_digest
 
 VIEWS_DIR = "views"
 HEADING = "heading"
@@ -107,7 +107,20 @@ class SentenceView:
         return out
 
     def describe(self) -> dict[str, object]:
-        return {"sentences": len(self.vectors), "embeds": "heading: sentence, for each sentence of each chunk"}
+        return {
+            "sentences": len(self.vectors),
+            "embeds": "heading: sentence, for each sentence of each chunk",
+            "rules": rules_digest(),
+        }
+
+
+@dataclass(frozen=True)
+class SentenceReuse:
+    """An earlier index's sentence rows, by the embedding text of the chunk they belong to (the
+    same title, heading path and text give the same sentences while the rules are unchanged)."""
+
+    vectors: np.ndarray  # the earlier sentence.npy (float16, memory-mapped)
+    rows: dict[str, tuple[int, int]]  # chunk embedding text -> its rows in ``vectors``
 
 
 def sentence_texts(chunks: Sequence[Chunk]) -> tuple[list[str], np.ndarray]:
@@ -115,18 +128,33 @@ def sentence_texts(chunks: Sequence[Chunk]) -> tuple[list[str], np.ndarray]:
     texts: list[str] = []
     offsets = [0]
     for chunk in chunks:
-        context = chunk.heading_path[-1] if len(chunk.heading_path) > 1 else chunk.title
-        texts += [f"{context}: {sentence}" for sentence in sentences_of(chunk.text)]
+        texts += chunk_sentences(chunk.title, chunk.heading_path, chunk.text)
         offsets.append(len(texts))
     return texts, np.asarray(offsets, dtype=np.int64)
 
 
-def build_sentence_view(chunks: Sequence[Chunk], embed: EmbedFn) -> SentenceView:
-    texts, offsets = sentence_texts(chunks)
+def build_sentence_view(chunks: Sequence[Chunk], embed: EmbedFn, reuse: SentenceReuse | None = None) -> SentenceView:
+    """Embed every chunk's sentences, each distinct text once; with ``reuse``, a chunk the earlier
+    index had takes its rows from there without being split again (a one-document rebuild of
+    MedQuAD splits and embeds that document's sentences only)."""
+    kept = [reuse.rows.get(chunk_embedding_text(c)) if reuse else None for c in chunks]
+    fresh = [
+        chunk_sentences(c.title, c.heading_path, c.text) if k is None else [] for c, k in zip(chunks, kept, strict=True)
+    ]
+    counts = [len(f) if k is None else k[1] - k[0] for f, k in zip(fresh, kept, strict=True)]
+    offsets = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)]).astype(np.int64)
+    texts = [t for f in fresh for t in f]
     unique = list(dict.fromkeys(texts))
+    embedded = embed(unique) if unique else None
+    dimension = embedded.shape[1] if embedded is not None else reuse.vectors.shape[1] if reuse else 1
+    vectors = np.zeros((int(offsets[-1]), dimension), dtype=np.float16)
     position = {text: row for row, text in enumerate(unique)}
-    vectors = embed(unique)[[position[text] for text in texts]] if texts else np.zeros((0, 1), np.float32)
-    return SentenceView(np.ascontiguousarray(vectors, dtype=np.float16), offsets)
+    for i, (own, old) in enumerate(zip(fresh, kept, strict=True)):
+        if old is not None:
+            vectors[offsets[i] : offsets[i + 1]] = reuse.vectors[old[0] : old[1]]  # type: ignore[union-attr]
+        elif own:
+            vectors[offsets[i] : offsets[i + 1]] = embedded[[position[t] for t in own]]  # type: ignore[index]
+    return SentenceView(vectors, offsets)
 
 
 def save_sentence_view(view: SentenceView, directory: Path) -> None:
@@ -148,24 +176,45 @@ def load_sentence_view(directory: Path, chunks: int, dimension: int) -> Sentence
 
 
 # ---------------------------------------------------------------- reuse
-def previous_view_vectors(directory: Path, chunks: Sequence[Chunk]) -> dict[str, np.ndarray]:
+def reusable_sentences(directory: Path, texts: Sequence[str], dimension: int, described: dict) -> SentenceReuse | None:
+    """The earlier index's sentence rows for reuse chunk by chunk (``build_sentence_view``), if it
+    was split by the same rules (``described``: its manifest's ``views.sentence``); else None,
+    and ``previous_view_vectors`` offers its vectors by sentence text instead."""
+    if described.get("rules") != rules_digest():
+        return None
+    try:
+        view = load_sentence_view(Path(directory), len(texts), dimension)
+    except (OSError, ValueError):
+        return None
+    rows: dict[str, tuple[int, int]] = {}
+    for i, text in enumerate(texts):  # the chunks' embedding texts
+        rows.setdefault(text, (int(view.offsets[i]), int(view.offsets[i + 1])))
+    return SentenceReuse(view.vectors, rows)
+
+
+def previous_view_vectors(
+    directory: Path, chunks: Sequence[Chunk], *, headings: bool = True, sentences: bool = True
+) -> dict[str, np.ndarray]:
     """Heading and sentence vectors of an earlier index (given its chunks), keyed by the text they
-    embed, for reuse by a rebuild; whatever cannot be read is simply embedded again."""
+    embed, for reuse by a rebuild (each kind only if asked for: the caller has checked its files);
+    whatever cannot be read is simply embedded again."""
     source = Path(directory) / VIEWS_DIR
     found: dict[str, np.ndarray] = {}
-    try:
-        texts = json.loads((source / "heading.json").read_text(encoding="utf-8"))
-        vectors = np.load(source / "heading.npy", allow_pickle=False)
-        if len(vectors) == len(texts):
-            found.update(zip(texts, vectors, strict=True))
-    except (OSError, ValueError):
-        pass
-    try:
-        texts, offsets = sentence_texts(chunks)
-        vectors = np.load(source / "sentence.npy", allow_pickle=False)
-        old_offsets = np.load(source / "sentence_offsets.npy", allow_pickle=False)
-        if len(vectors) == len(texts) and np.array_equal(offsets, old_offsets):
-            found.update(zip(texts, vectors.astype(np.float32), strict=True))
-    except (OSError, ValueError):
-        pass
+    if headings:
+        try:
+            texts = json.loads((source / "heading.json").read_text(encoding="utf-8"))
+            vectors = np.load(source / "heading.npy", allow_pickle=False)
+            if len(vectors) == len(texts):
+                found.update(zip(texts, vectors, strict=True))
+        except (OSError, ValueError):
+            pass
+    if sentences:
+        try:
+            texts, offsets = sentence_texts(chunks)
+            vectors = np.load(source / "sentence.npy", allow_pickle=False)
+            old_offsets = np.load(source / "sentence_offsets.npy", allow_pickle=False)
+            if len(vectors) == len(texts) and np.array_equal(offsets, old_offsets):
+                found.update(zip(texts, vectors.astype(np.float32), strict=True))
+        except (OSError, ValueError):
+            pass
     return found

@@ -58,3 +58,64 @@ def test_a_view_that_does_not_fit_the_index_is_refused(fake_index_dir: Path, tmp
     np.save(target / VIEWS_DIR / name, np.zeros(3, dtype=np.int64))
     with pytest.raises(IndexCorruptError, match=name.split(".")[0].split("_")[0]):
         load_index(target)
+
+
+def _edited_corpus(tmp_path: Path) -> Path:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEED_CORPUS, corpus)
+    return corpus
+
+
+def _edit(corpus: Path) -> None:
+    edited = corpus / "pomalidomide-infection-article.txt"
+    text = edited.read_text(encoding="utf-8")
+    marker = "Pomalidomide therapy is associated"
+    assert marker in text
+    added = "A sentence added after the first build, to be embedded. "
+    edited.write_text(text.replace(marker, added + marker, 1), encoding="utf-8")
+
+
+def _sentence_view(index_dir: Path) -> SentenceView:
+    return load_index(index_dir).sentence
+
+
+def test_a_one_document_rebuild_reuses_sentence_rows_by_chunk(tmp_path: Path) -> None:
+    corpus = _edited_corpus(tmp_path)
+    build_index(corpus, tmp_path / "index", FakeEmbedder(), FAKE_CHUNKING)
+    _edit(corpus)
+    embedder = FakeEmbedder()
+    build_index(corpus, tmp_path / "index", embedder, FAKE_CHUNKING)
+    build_index(corpus, tmp_path / "fresh", FakeEmbedder(), FAKE_CHUNKING)
+    again, fresh = _sentence_view(tmp_path / "index"), _sentence_view(tmp_path / "fresh")
+    # Row for row what a build from scratch makes ...
+    assert np.array_equal(again.offsets, fresh.offsets) and np.array_equal(again.vectors, fresh.vectors)
+    # ... while of the sentences only the new one was split out and embedded.
+    sentences = set(sentence_texts(load_index(tmp_path / "index").chunks)[0])
+    added = {t for t in sentences if "added after the first build" in t}
+    assert len(added) == 1 and set(embedder.seen) & sentences == added
+
+
+@pytest.mark.parametrize("damage", ["rules", "checksum"])
+def test_sentence_rows_are_not_reused_by_chunk_when_they_cannot_be_trusted(tmp_path: Path, damage: str) -> None:
+    import json
+
+    corpus = _edited_corpus(tmp_path)
+    index_dir = tmp_path / "index"
+    build_index(corpus, index_dir, FakeEmbedder(), FAKE_CHUNKING)
+    manifest = json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))
+    if damage == "rules":  # split by other rules: the rows are offered by sentence text instead
+        manifest["views"]["sentence"]["rules"] = "0" * 16
+    else:  # a file that does not match its checksum is not used at all
+        manifest["files"]["views/sentence.npy"]["sha256"] = "0" * 64
+    (index_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    _edit(corpus)
+    embedder = FakeEmbedder()
+    build_index(corpus, index_dir, embedder, FAKE_CHUNKING)
+    build_index(corpus, tmp_path / "fresh", FakeEmbedder(), FAKE_CHUNKING)
+    assert np.array_equal(_sentence_view(index_dir).vectors, _sentence_view(tmp_path / "fresh").vectors)
+    sentences = sentence_texts(load_index(index_dir).chunks)[0]
+    embedded = set(embedder.seen)
+    if damage == "rules":
+        assert embedded & set(sentences) == {t for t in sentences if "added after the first build" in t}
+    else:
+        assert set(sentences) <= embedded
