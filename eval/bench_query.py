@@ -13,6 +13,12 @@ medians and ratios against the first encoder. An encoder whose vectors differ fr
 (onnx-int8 against an fp32 index) gets its own index of the same corpus, built first:
 
     python eval/bench_query.py --index index/default --encoder torch,onnx,onnx-int8 --rounds 5
+
+With --scan, it times the exact scan alone (one BLAS thread, as ``qa serve`` sets it): one
+matrix-vector product against the split over two threads that a lone request gets
+(``qa.retrieval.scan``), alternating, and prints medians and their ratio:
+
+    python eval/bench_query.py --index index/eval/corpus-af7874b7-full --scan --rounds 5
 """
 
 from __future__ import annotations
@@ -89,6 +95,31 @@ def compare_encoders(index_dir: Path, encoders: list[str], rounds: int, k: int) 
         print(f"{name:<10} p50 {p50:6.2f} ms   x{first / p50:.2f} faster than {encoders[0]}")
 
 
+def compare_scans(index_dir: Path, rounds: int, calls: int = 200) -> None:
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    from qa.retrieval.scan import ExactScan
+
+    index = load_index(index_dir)
+    matrix = index.faiss.reconstruct_n(0, index.faiss.ntotal)
+    vectors = matrix[np.random.default_rng(0).integers(0, len(matrix), calls)]
+    scans = {"one thread": ExactScan(matrix, cores=1), "split": ExactScan(matrix, split_rows=1)}
+    times: dict[str, list[float]] = {name: [] for name in scans}
+    with threadpool_limits(1):
+        for round_ in range(rounds):
+            for name in list(scans) if round_ % 2 == 0 else list(scans)[::-1]:
+                for vector in vectors:
+                    started = time.perf_counter()
+                    scans[name](vector)
+                    times[name].append((time.perf_counter() - started) * 1000)
+    medians = {name: statistics.median(t) for name, t in times.items()}
+    print(f"exact scan of {len(matrix)} x {matrix.shape[1]} float32, {rounds} rounds x {calls} calls:")
+    for name, median in medians.items():
+        print(f"  {name:10s} median {median:.3f} ms")
+    print(f"  one thread / split: {medians['one thread'] / medians['split']:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index", type=Path, default=Path("index/default"))
@@ -98,7 +129,11 @@ def main() -> None:
     parser.add_argument("--chat", action="store_true", help="POST /chat (one-turn JSON) instead of /query")
     parser.add_argument("--encoder", help="compare these encoders in-process, e.g. torch,onnx,onnx-int8")
     parser.add_argument("--rounds", type=int, default=5, help="with --encoder: rounds over the questions")
+    parser.add_argument("--scan", action="store_true", help="time the exact scan alone: one thread against split")
     args = parser.parse_args()
+    if args.scan:
+        compare_scans(args.index, args.rounds)
+        return
     if args.encoder:
         compare_encoders(args.index, [e.strip() for e in args.encoder.split(",")], args.rounds, args.k)
         return

@@ -130,8 +130,9 @@ def batches(pairs: list, size: int, rng: random.Random) -> list[list[int]]:
     return out
 
 
-def mined_negatives(index_dir: Path, pairs: list, embedder) -> list[str]:
-    """Per pair, the text of the nearest chunk of another document under the base model."""
+def mined_negatives(index_dir: Path, pairs: list, embedder, documents: set[str]) -> list[str]:
+    """Per pair, the text of the nearest chunk of another training document under the base model
+    (a held-out document's text is never shown to training, not even as a negative)."""
     from qa.indexing.chunking import chunk_embedding_text
     from qa.indexing.storage import load_index
 
@@ -141,9 +142,9 @@ def mined_negatives(index_dir: Path, pairs: list, embedder) -> list[str]:
     questions = embedder.embed([p[0] for p in pairs])
     out = []
     for row, (_, doc, _, _) in zip(questions @ matrix.T, pairs, strict=True):
-        for candidate in np.argsort(-row)[:50]:
+        for candidate in np.argsort(-row)[:200]:
             chunk = index.chunks[candidate]
-            if chunk.doc_id != doc:
+            if chunk.doc_id != doc and chunk.doc_id in documents:
                 out.append(chunk_embedding_text(chunk))
                 break
         else:
@@ -166,7 +167,7 @@ def train(args: argparse.Namespace) -> None:
     pairs, counts = training_pairs(embedder, set(split["train"]))
     if args.sample and args.sample < len(pairs):
         pairs = [pairs[i] for i in sorted(random.Random(args.seed).sample(range(len(pairs)), args.sample))]
-    negatives = mined_negatives(args.mined, pairs, embedder) if args.mined else None
+    negatives = mined_negatives(args.mined, pairs, embedder, set(split["train"])) if args.mined else None
     model = embedder._load()  # the verified base model; its weights are changed in place below
     model.max_seq_length = 128
     transformer = model[0].auto_model

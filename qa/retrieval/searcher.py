@@ -22,6 +22,7 @@ from qa.indexing.storage import Index
 from qa.retrieval.fusion import collapse, collapse_sets, word_set
 from qa.retrieval.query import Filters, Hit, Query, Ranking
 from qa.retrieval.recognition import Recogniser
+from qa.retrieval.scan import ExactScan
 from qa.retrieval.signal import Evidence, unknown_drugs
 from qa.settings import RetrievalSettings
 from qa.text import heading_key
@@ -54,6 +55,7 @@ class Searcher:
         self.matrix = faiss.rev_swig_ptr(index.faiss.get_xb(), index.faiss.ntotal * index.faiss.d).reshape(
             index.faiss.ntotal, index.faiss.d
         )
+        self._scan = ExactScan(self.matrix)
         self._recognisers = {self.recogniser.rules: self.recogniser}
         self.row_of = {chunk.id: row for row, chunk in enumerate(index.chunks)}
         self._word_cache: dict[int, frozenset[str]] = {}
@@ -130,7 +132,7 @@ class Searcher:
         """Cosine between the question and every chunk (-inf where the filters exclude it); an
         exact scan, one matrix-vector product, computed once per query."""
         if query.cosines is None:
-            scores = self.matrix @ self.vector(query)[0]
+            scores = self._scan(self.vector(query)[0])
             if query.allowed is not None:
                 scores = np.where(query.allowed, scores, -np.inf)
             query.cosines = scores

@@ -147,3 +147,17 @@ def test_the_bundled_adapter_changes_the_real_model_and_its_indexes(real_embedde
     assert np.isclose(np.linalg.norm(adapted_vector), 1.0, atol=1e-5)
     with pytest.raises(IndexMismatchError, match="built with no adapter"):
         Searcher(load_index(real_index_dir), adapted)
+
+
+def test_the_bundled_adapter_has_its_own_match_calibration() -> None:
+    from qa.indexing.calibration import default_calibration
+
+    adapter = resolve_adapter("bundled")
+    assert adapter is not None
+    model_id = BASE + adapter.tag
+    calibration = default_calibration(model_id)
+    assert calibration is not None and calibration.model_id == model_id
+    assert 0 < calibration.none_below < calibration.strong_from < 1
+    # Set from runs with the adapter on the corpus it was not trained on, never from negatives.
+    assert all(s["none"] <= 0.02 for s in calibration.calibrated_on["sets"].values())
+    assert default_calibration(BASE) != calibration

@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 
 from qa.api.deps import MetricsDep, QueryCaller, ServiceDep, SettingsDep
 from qa.api.errors import ACCESS_ERRORS, BODY_ERRORS, ERRORS
+from qa.api.responses import ModelResponse
 from qa.serving.chat import NOT_COVERED, Message, Turn, compose, retrieve
 from qa.serving.feedback_desk import FeedbackDesk
 from qa.serving.logs import log_question
@@ -99,4 +100,6 @@ def chat(
         stream = chat_events(service, desk, turn, request.is_disconnected)
         return StreamingResponse(stream, media_type="text/event-stream", headers=SSE_HEADERS)
     reply = compose(service, turn)
-    return chat_response(reply, desk.answer_id(service, reply.question, [c.chunk.id for c in reply.citations]))
+    return ModelResponse(
+        chat_response(reply, desk.answer_id(service, reply.question, [c.chunk.id for c in reply.citations]))
+    )

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from qa.api.deps import MetricsDep, QueryCaller, ServiceDep, SettingsDep
 from qa.api.errors import ACCESS_ERRORS, BODY_ERRORS, ERRORS, FILTER_NOT_FOUND
+from qa.api.responses import ModelResponse
 from qa.retrieval.query import Filters
 from qa.serving.logs import log_question
 from qa.serving.schemas.query import QueryRequest, QueryResponse, query_response
@@ -21,7 +22,7 @@ router = APIRouter(tags=["query"])
 )
 def query(
     body: QueryRequest, service: ServiceDep, _: QueryCaller, metrics: MetricsDep, settings: SettingsDep
-) -> QueryResponse:
+) -> ModelResponse:
     filters = None
     if body.filters is not None:
         filters = Filters(tuple(body.filters.doc_ids), tuple(body.filters.sections))
@@ -29,4 +30,4 @@ def query(
     metrics.answered("query", answer.match)
     if settings.log_questions:
         log_question("query", body.question, answer.match)
-    return query_response(answer)
+    return ModelResponse(query_response(answer))

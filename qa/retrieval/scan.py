@@ -1,0 +1,53 @@
+"""The exact scan (every chunk vector against the question), split over two cores when it runs
+alone.
+
+The service keeps BLAS to one thread per call (``QA_BLAS_THREADS``): under load, many requests
+scan at once, and multi-threaded BLAS calls from many request threads thrash the cores. A lone
+client would leave the second core idle, so a scan that starts while no other scan runs computes
+the second half of the rows on a helper thread (NumPy releases the GIL) while the calling thread
+computes the first half (``eval/bench_query.py --scan`` times both; the README gives the figures);
+below ``SPLIT_ROWS`` rows the hand-off costs more than it saves.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+SPLIT_ROWS = 8192
+
+
+@functools.cache
+def _helper() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-scan")
+
+
+class ExactScan:
+    """``matrix @ vector`` for a fixed matrix of unit rows; thread-safe."""
+
+    def __init__(self, matrix: np.ndarray, *, split_rows: int = SPLIT_ROWS, cores: int | None = None) -> None:
+        self.matrix = matrix
+        self.split = len(matrix) >= split_rows and (cores if cores is not None else os.cpu_count() or 1) > 1
+        self._lock = threading.Lock()
+        self._running = 0
+
+    def __call__(self, vector: np.ndarray) -> np.ndarray:
+        with self._lock:
+            self._running += 1
+            alone = self._running == 1
+        try:
+            if not (alone and self.split):
+                return self.matrix @ vector
+            half = len(self.matrix) // 2
+            out = np.empty(len(self.matrix), dtype=np.result_type(self.matrix, vector))
+            lower = _helper().submit(np.matmul, self.matrix[half:], vector, out=out[half:])
+            np.matmul(self.matrix[:half], vector, out=out[:half])
+            lower.result()
+            return out
+        finally:
+            with self._lock:
+                self._running -= 1

@@ -1,0 +1,39 @@
+"""The exact scan gives the same cosines split over two threads as in one product."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from qa.retrieval.scan import ExactScan
+
+
+def _matrix(rows: int = 1001, dimension: int = 16) -> np.ndarray:
+    matrix = np.random.default_rng(0).normal(size=(rows, dimension)).astype(np.float32)
+    return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+
+
+def test_a_split_scan_equals_the_plain_product() -> None:
+    matrix = _matrix()
+    split, plain = ExactScan(matrix, split_rows=1, cores=2), ExactScan(matrix, cores=1)
+    assert split.split and not plain.split
+    for vector in matrix[:20]:
+        assert np.allclose(split(vector), matrix @ vector, rtol=0, atol=1e-6)
+        assert np.allclose(plain(vector), matrix @ vector, rtol=0, atol=1e-6)
+
+
+def test_small_matrices_are_never_split() -> None:
+    assert not ExactScan(_matrix(rows=100), split_rows=8192, cores=2).split
+
+
+def test_concurrent_scans_each_get_their_own_answer() -> None:
+    matrix = _matrix()
+    scan = ExactScan(matrix, split_rows=1, cores=2)
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(scan, matrix[:200]))
+    assert all(
+        np.allclose(result, matrix @ vector, rtol=0, atol=1e-6)
+        for result, vector in zip(results, matrix[:200], strict=True)
+    )
+    assert scan._running == 0
