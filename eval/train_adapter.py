@@ -19,6 +19,10 @@ What it does, with a fixed seed (``--seed``):
 - **Model.** LoRA (peft) of rank ``--rank`` on every linear layer of the encoder's attention and
   feed-forward blocks, trained with the multiple-negatives ranking loss (scale 20), AdamW,
   linear warm-up and decay, one epoch, word pieces cut at 128 in training.
+- **Full-rank alternative.** ``--full`` fine-tunes the same layers' weights at full rank (nothing
+  else moves), then keeps each update's best rank-``--rank`` approximation (SVD) in the same file
+  format, merged with scale 1: what a full fine-tune would ship under the 5 MB limit (rank 48 is
+  about 4 MB).
 - **Artifact.** The low-rank factors in float16 with ``scale`` = alpha / rank × ``--interpolation``
   (1 keeps the whole update; 0.5 moves halfway back to the base, as WiSE-FT does), and a card
   (``.json``) with its sha256, size, the settings, the data counts and the training time. The
@@ -152,6 +156,41 @@ def mined_negatives(index_dir: Path, pairs: list, embedder, documents: set[str])
     return out
 
 
+def _target_linears(transformer) -> list:
+    import torch
+
+    return [
+        (name, module)
+        for name, module in transformer.named_modules()
+        if isinstance(module, torch.nn.Linear) and name.rsplit(".", 1)[-1] in TARGETS and name.startswith("encoder.")
+    ]
+
+
+def lora_layers(transformer) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The trained LoRA factors (A, B) of every adapted layer."""
+    layers = {}
+    for name, module in transformer.named_modules():
+        if hasattr(module, "lora_A") and "default" in getattr(module, "lora_A", {}):
+            layers[name] = (
+                module.lora_A["default"].weight.detach().cpu().numpy(),
+                module.lora_B["default"].weight.detach().cpu().numpy(),
+            )
+    return layers
+
+
+def factorised(transformer, base_weights: dict, rank: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each fine-tuned layer's update (trained weight - base weight) truncated to ``rank`` by SVD,
+    as LoRA factors: update ~ B A with B = U_r S_r and A = V_r^T (merged with scale 1)."""
+    layers = {}
+    for name, module in _target_linears(transformer):
+        update = (module.weight.detach() - base_weights[name]).cpu().numpy().astype(np.float64)
+        u, s, vt = np.linalg.svd(update, full_matrices=False)
+        kept = float((s[:rank] ** 2).sum() / max((s**2).sum(), 1e-30))
+        layers[name] = (vt[:rank], u[:, :rank] * s[:rank])
+        print(f"  {name}: rank {rank} keeps {kept:.1%} of the update's energy")
+    return layers
+
+
 def train(args: argparse.Namespace) -> None:
     import torch
     from peft import LoraConfig, inject_adapter_in_model
@@ -171,10 +210,18 @@ def train(args: argparse.Namespace) -> None:
     model = embedder._load()  # the verified base model; its weights are changed in place below
     model.max_seq_length = 128
     transformer = model[0].auto_model
-    config = LoraConfig(r=args.rank, lora_alpha=2 * args.rank, lora_dropout=0.1, target_modules=TARGETS)
-    transformer = inject_adapter_in_model(config, transformer)
-    for name, parameter in model.named_parameters():
-        parameter.requires_grad = "lora_" in name
+    base_weights = {}
+    if args.full:  # every weight of the targeted layers, at full rank; factorised after training
+        for name, module in _target_linears(transformer):
+            base_weights[name] = module.weight.detach().clone()
+        targeted = {id(module.weight) for _, module in _target_linears(transformer)}
+        for parameter in model.parameters():
+            parameter.requires_grad = id(parameter) in targeted
+    else:
+        config = LoraConfig(r=args.rank, lora_alpha=2 * args.rank, lora_dropout=0.1, target_modules=TARGETS)
+        transformer = inject_adapter_in_model(config, transformer)
+        for name, parameter in model.named_parameters():
+            parameter.requires_grad = "lora_" in name
     trainable = [p for p in model.parameters() if p.requires_grad]
     rng = random.Random(args.seed)
     plan = [b for _ in range(args.epochs) for b in batches(pairs, args.batch_size, rng)]
@@ -208,16 +255,20 @@ def train(args: argparse.Namespace) -> None:
         losses.append(float(loss))
         bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
     seconds = time.perf_counter() - started
-    layers = {}
-    for name, module in transformer.named_modules():
-        if hasattr(module, "lora_A") and "default" in getattr(module, "lora_A", {}):
-            layers[name] = (
-                module.lora_A["default"].weight.detach().cpu().numpy(),
-                module.lora_B["default"].weight.detach().cpu().numpy(),
-            )
+    if args.full:
+        layers = factorised(transformer, base_weights, args.rank)
+        method = (
+            f"full-rank fine-tune of the {', '.join(TARGETS)} weights of every block, each update then "
+            f"truncated to rank {args.rank} by SVD"
+        )
+        scale = args.interpolation
+    else:
+        layers = lora_layers(transformer)
+        method = f"LoRA rank {args.rank}, alpha {2 * args.rank}, on {', '.join(TARGETS)} layers of every block"
+        scale = 2.0 * args.interpolation
     card = {
         "base_model": BUNDLED_MODEL_ID,
-        "method": f"LoRA rank {args.rank}, alpha {2 * args.rank}, on {', '.join(TARGETS)} layers of every block",
+        "method": method,
         "interpolation": args.interpolation,
         "training": {
             "data": "MedQuAD (CC BY 4.0; Ben Abacha & Demner-Fushman 2019), "
@@ -238,7 +289,7 @@ def train(args: argparse.Namespace) -> None:
             "final_loss_mean_of_last_20": round(float(np.mean(losses[-20:])), 4),
         },
     }
-    sha256 = write_adapter(args.out, layers, base_model=BUNDLED_MODEL_ID, scale=2.0 * args.interpolation, card=card)
+    sha256 = write_adapter(args.out, layers, base_model=BUNDLED_MODEL_ID, scale=scale, card=card)
     print(f"trained in {seconds:.1f} s ({len(plan)} steps, {len(pairs)} pairs); {len(layers)} layers")
     print(f"wrote {args.out} ({args.out.stat().st_size:,} bytes), sha256 {sha256}")
 
@@ -276,6 +327,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--from-adapter", type=Path, help="rewrite this adapter at --interpolation; no training")
+    parser.add_argument(
+        "--full", action="store_true", help="fine-tune the targeted weights at full rank, keep --rank of each by SVD"
+    )
     args = parser.parse_args()
     if args.write_split:
         write_split(args.held_out_share, seed=0)
