@@ -104,7 +104,7 @@ def compare_scans(index_dir: Path, rounds: int, calls: int = 200) -> None:
     index = load_index(index_dir)
     matrix = index.faiss.reconstruct_n(0, index.faiss.ntotal)
     vectors = matrix[np.random.default_rng(0).integers(0, len(matrix), calls)]
-    scans = {"one thread": ExactScan(matrix, cores=1), "split": ExactScan(matrix, split_rows=1)}
+    scans = {"one thread": ExactScan(matrix, split=False), "split": ExactScan(matrix, split=True)}
     times: dict[str, list[float]] = {name: [] for name in scans}
     with threadpool_limits(1):
         for round_ in range(rounds):

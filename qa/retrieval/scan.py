@@ -6,7 +6,9 @@ scan at once, and multi-threaded BLAS calls from many request threads thrash the
 client would leave the second core idle, so a scan that starts while no other scan runs computes
 the second half of the rows on a helper thread (NumPy releases the GIL) while the calling thread
 computes the first half (``eval/bench_query.py --scan`` times both; the README gives the figures);
-below ``SPLIT_ROWS`` rows the hand-off costs more than it saves.
+below ``SPLIT_ROWS`` rows the hand-off costs more than it saves. Where BLAS may use several threads
+(``qa eval``, ``qa ask``, or ``QA_BLAS_THREADS=0``), it already spreads the product, and the scan
+is not split.
 """
 
 from __future__ import annotations
@@ -26,12 +28,27 @@ def _helper() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-scan")
 
 
-class ExactScan:
-    """``matrix @ vector`` for a fixed matrix of unit rows; thread-safe."""
+def single_threaded_blas() -> bool:
+    """Whether NumPy's BLAS is limited to one thread now (FAISS brings a BLAS of its own, which
+    the scan does not use; where NumPy's cannot be told apart, every BLAS must be)."""
+    from threadpoolctl import threadpool_info
 
-    def __init__(self, matrix: np.ndarray, *, split_rows: int = SPLIT_ROWS, cores: int | None = None) -> None:
+    blas = [lib for lib in threadpool_info() if lib.get("user_api") == "blas"]
+    numpy_own = [lib for lib in blas if "/numpy" in lib.get("filepath", "")]
+    found = [lib["num_threads"] for lib in numpy_own or blas]
+    return bool(found) and max(found) == 1
+
+
+class ExactScan:
+    """``matrix @ vector`` for a fixed matrix of unit rows; thread-safe. ``split`` forces the
+    split on or off; by default it is on for a matrix of ``SPLIT_ROWS`` rows or more, on a
+    machine of two cores or more, while BLAS runs one thread per call."""
+
+    def __init__(self, matrix: np.ndarray, *, split: bool | None = None, split_rows: int = SPLIT_ROWS) -> None:
         self.matrix = matrix
-        self.split = len(matrix) >= split_rows and (cores if cores is not None else os.cpu_count() or 1) > 1
+        if split is None:
+            split = len(matrix) >= split_rows and (os.cpu_count() or 1) > 1 and single_threaded_blas()
+        self.split = split
         self._lock = threading.Lock()
         self._running = 0
 

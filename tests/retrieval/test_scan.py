@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -16,20 +17,26 @@ def _matrix(rows: int = 1001, dimension: int = 16) -> np.ndarray:
 
 def test_a_split_scan_equals_the_plain_product() -> None:
     matrix = _matrix()
-    split, plain = ExactScan(matrix, split_rows=1, cores=2), ExactScan(matrix, cores=1)
+    split, plain = ExactScan(matrix, split=True), ExactScan(matrix, split=False)
     assert split.split and not plain.split
     for vector in matrix[:20]:
         assert np.allclose(split(vector), matrix @ vector, rtol=0, atol=1e-6)
         assert np.allclose(plain(vector), matrix @ vector, rtol=0, atol=1e-6)
 
 
-def test_small_matrices_are_never_split() -> None:
-    assert not ExactScan(_matrix(rows=100), split_rows=8192, cores=2).split
+def test_the_split_is_for_large_matrices_while_blas_runs_one_thread() -> None:
+    from threadpoolctl import threadpool_limits
+
+    assert not ExactScan(_matrix(rows=100), split_rows=8192).split
+    with threadpool_limits(limits=1, user_api="blas"):
+        assert ExactScan(_matrix(rows=100), split_rows=1).split == ((os.cpu_count() or 1) > 1)
+    with threadpool_limits(limits=2, user_api="blas"):
+        assert not ExactScan(_matrix(rows=100), split_rows=1).split
 
 
 def test_concurrent_scans_each_get_their_own_answer() -> None:
     matrix = _matrix()
-    scan = ExactScan(matrix, split_rows=1, cores=2)
+    scan = ExactScan(matrix, split=True)
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(scan, matrix[:200]))
     assert all(
