@@ -2,7 +2,7 @@
 
     pip install -e '.[train]'                      # peft; serving never needs it
     python eval/train_adapter.py --write-split      # eval/medquad_split.json (committed; once)
-    python eval/train_adapter.py                    # train, write the adapter and its card
+    python eval/train_adapter.py                    # train, write the bundled adapter and its card
 
 What it does, with a fixed seed (``--seed``):
 
@@ -318,12 +318,12 @@ def main() -> None:
     parser.add_argument("--held-out-share", type=float, default=0.2)
     parser.add_argument("--out", type=Path, default=BUNDLED_ADAPTER)
     parser.add_argument("--rank", type=int, default=8)
-    parser.add_argument("--lr", type=float, default=2e-4)
+    parser.add_argument("--lr", type=float, default=2e-5)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--interpolation", type=float, default=1.0)
     parser.add_argument("--mined", type=Path, help="an index of MedQuAD built with the base model, to mine negatives")
-    parser.add_argument("--sample", type=int, help="train on N pairs drawn with --seed (default: all)")
+    parser.add_argument("--sample", type=int, default=3200, help="train on N pairs drawn with --seed (0: all)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--from-adapter", type=Path, help="rewrite this adapter at --interpolation; no training")
