@@ -102,6 +102,20 @@ def read_adapter(path: Path, *, required_card: bool) -> AdapterRef:
     return AdapterRef(path, sha256, str(meta.get("base_model", "")), scale)
 
 
+def canonical_header(path: Path) -> None:
+    """Rewrite a safetensors file's JSON header with its keys sorted. safetensors writes them in
+    hash-map order, which changes from run to run, so the same tensors gave files with different
+    sha256; sorted, the same training gives the same file. The tensor data is left as it is."""
+    import struct
+
+    raw = Path(path).read_bytes()
+    (length,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + length])
+    text = json.dumps(dict(sorted(header.items())), sort_keys=True, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)  # the format pads the header to 8 bytes with spaces
+    Path(path).write_bytes(struct.pack("<Q", len(text)) + text + raw[8 + length :])
+
+
 def _header(path: Path) -> dict[str, str]:
     from safetensors import safe_open
 
@@ -160,6 +174,7 @@ def write_adapter(
         tensors[f"{name}.lora_A"] = np.ascontiguousarray(down, dtype=np.float16)
         tensors[f"{name}.lora_B"] = np.ascontiguousarray(up, dtype=np.float16)
     save_file(tensors, str(path), metadata={"format": FORMAT, "base_model": base_model, "scale": repr(float(scale))})
+    canonical_header(path)
     sha256 = file_sha256(path)
     record = {"file": path.name, "sha256": sha256, "bytes": path.stat().st_size, **(card or {})}
     card_path(path).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -161,3 +161,16 @@ def test_the_bundled_adapter_has_its_own_match_calibration() -> None:
     # Set from runs with the adapter on the corpus it was not trained on, never from negatives.
     assert all(s["none"] <= 0.02 for s in calibration.calibrated_on["sets"].values())
     assert default_calibration(BASE) != calibration
+
+
+def test_the_same_tensors_give_the_same_file(tmp_path: Path) -> None:
+    # safetensors orders its header's keys as a hash map does, differently from run to run.
+    layers = {"encoder.layer.0.attention.self.query": (np.ones((2, 4)), np.ones((4, 2)))}
+    hashes = set()
+    for i in range(4):
+        path = tmp_path / f"a{i}.safetensors"
+        write_adapter(path, layers, base_model=BASE, scale=2.0)
+        hashes.add(file_sha256(path))
+    assert len(hashes) == 1
+    adapter = read_adapter(path, required_card=True)
+    assert adapter.scale == 2.0 and adapter.base_model == BASE
