@@ -19,6 +19,12 @@ matrix-vector product against the split over two threads that a lone request get
 (``qa.retrieval.scan``), alternating, and prints medians and their ratio:
 
     python eval/bench_query.py --index index/eval/corpus-af7874b7-full --scan --rounds 5
+
+With --serialise, it times turning one ``/query`` answer into JSON bytes: FastAPI's own path for
+a sync route with ``response_model`` (validate again on a worker thread, then dump) against the
+``ModelResponse`` the route returns (``model_dump_json``), alternating, and prints medians:
+
+    python eval/bench_query.py --index index/eval/corpus-af7874b7-full --serialise --rounds 3
 """
 
 from __future__ import annotations
@@ -120,6 +126,41 @@ def compare_scans(index_dir: Path, rounds: int, calls: int = 200) -> None:
     print(f"  one thread / split: {medians['one thread'] / medians['split']:.2f}x")
 
 
+def compare_serialisation(index_dir: Path, rounds: int, k: int, calls: int = 500) -> None:
+    import asyncio
+
+    from fastapi.routing import serialize_response
+    from fastapi.utils import create_model_field
+
+    from qa.api.responses import ModelResponse
+    from qa.serving.schemas.query import QueryResponse, query_response
+
+    index = load_index(index_dir)
+    settings = load_settings(index_dir=index_dir, corpus_dir=index.manifest["corpus"]["path"])
+    service = QAService.open(settings)
+    answer = query_response(service.ask(next(iter(index.documents.values())).title, k))
+    field = create_model_field(name="Response", type_=QueryResponse, mode="serialization")
+    loop = asyncio.new_event_loop()
+
+    async def fastapi_path() -> object:
+        return await serialize_response(field=field, response_content=answer, is_coroutine=False, dump_json=True)
+
+    paths = {
+        "FastAPI response_model": lambda: loop.run_until_complete(fastapi_path()),
+        "ModelResponse": lambda: ModelResponse(answer).body,
+    }
+    times: dict[str, list[float]] = {name: [] for name in paths}
+    for round_ in range(rounds):
+        for name in list(paths) if round_ % 2 == 0 else list(paths)[::-1]:
+            for _ in range(calls):
+                started = time.perf_counter()
+                paths[name]()
+                times[name].append((time.perf_counter() - started) * 1000)
+    print(f"one /query answer ({k} passages, {len(ModelResponse(answer).body):,} bytes), {rounds} x {calls} calls:")
+    for name, values in times.items():
+        print(f"  {name:24s} median {statistics.median(values):.3f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index", type=Path, default=Path("index/default"))
@@ -130,9 +171,13 @@ def main() -> None:
     parser.add_argument("--encoder", help="compare these encoders in-process, e.g. torch,onnx,onnx-int8")
     parser.add_argument("--rounds", type=int, default=5, help="with --encoder: rounds over the questions")
     parser.add_argument("--scan", action="store_true", help="time the exact scan alone: one thread against split")
+    parser.add_argument("--serialise", action="store_true", help="time FastAPI's response path against ModelResponse")
     args = parser.parse_args()
     if args.scan:
         compare_scans(args.index, args.rounds)
+        return
+    if args.serialise:
+        compare_serialisation(args.index, args.rounds, args.k)
         return
     if args.encoder:
         compare_encoders(args.index, [e.strip() for e in args.encoder.split(",")], args.rounds, args.k)

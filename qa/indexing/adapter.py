@@ -113,7 +113,9 @@ def canonical_header(path: Path) -> None:
     header = json.loads(raw[8 : 8 + length])
     text = json.dumps(dict(sorted(header.items())), sort_keys=True, separators=(",", ":")).encode("utf-8")
     text += b" " * (-len(text) % 8)  # the format pads the header to 8 bytes with spaces
-    Path(path).write_bytes(struct.pack("<Q", len(text)) + text + raw[8 + length :])
+    partial = Path(path).with_name(Path(path).name + ".partial")
+    partial.write_bytes(struct.pack("<Q", len(text)) + text + raw[8 + length :])
+    partial.replace(path)
 
 
 def _header(path: Path) -> dict[str, str]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.metadata
+import inspect
 import json
 import logging
 from collections.abc import Sequence
@@ -32,12 +33,11 @@ VOCAB_FILE = "vocab.index.json"  # bm25s's own
 
 @functools.cache
 def rules_digest() -> str:
-    """A digest of what decides a text's tokens: this module and the bm25s and PyStemmer versions.
-    A rebuild reuses stored tokens only when it is unchanged."""
-    digest = hashlib.sha256(Path(__file__).read_bytes())
-    for package in ("bm25s", "PyStemmer"):
-        digest.update(f"\0{package}={importlib.metadata.version(package)}".encode())
-    return digest.hexdigest()[:16]
+    """A digest of what decides a text's tokens: the code of ``tokenize`` and ``_stemmer`` and the
+    bm25s and PyStemmer versions. A rebuild reuses stored tokens only when it is unchanged."""
+    parts = [inspect.getsource(tokenize), inspect.getsource(_stemmer.__wrapped__)]
+    parts += [f"{package}={importlib.metadata.version(package)}" for package in ("bm25s", "PyStemmer")]
+    return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

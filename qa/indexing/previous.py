@@ -4,8 +4,9 @@ vectors of unchanged texts.
 Both are used only when the old index vouches for them (its manifest's checksums) and was made
 the same way: chunks when the package version, chunk settings and model (whose tokenizer measured
 them) are the same and the document's source text is byte for byte the same; vectors when the
-model is the same and its encoder gives the same vectors (``qa.indexing.probes``). Anything that
-cannot be read is simply computed again.
+model is the same and its encoder gives the same vectors (``qa.indexing.probes``). A chunk's
+sentence rows and BM25 tokens are reused when the rules that made them are unchanged (digests in
+the manifest). Anything that cannot be read or trusted is simply computed again.
 """
 
 from __future__ import annotations
@@ -27,12 +28,13 @@ from qa.indexing.chunking import Chunk, ChunkSettings, chunk_embedding_text, chu
 from qa.indexing.manifest import CHUNKS_FILE, DOCUMENTS_FILE, FAISS_FILE, MANIFEST, sha256_file
 from qa.indexing.probes import same_vectors
 from qa.indexing.storage import read_jsonl
-from qa.indexing.views import SentenceReuse, previous_view_vectors, reusable_sentences
+from qa.indexing.views import SentenceReuse, previous_heading_vectors, reusable_sentences
 
 SENTENCE_FILES = ("views/sentence.npy", "views/sentence_offsets.npy")
 HEADING_FILES = ("views/heading.json", "views/heading.npy")
 TOKEN_FILES = tuple(f"{BM25_DIR}/{name}" for name in (TOKENS_FILE, TOKEN_OFFSETS_FILE, VOCAB_FILE))
-_READ_ERRORS = (OSError, KeyError, TypeError, ValueError, RuntimeError, IndexCorruptError)
+# What a damaged or foreign earlier index can raise while being read: it is then not reused.
+_READ_ERRORS = (OSError, KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError, IndexCorruptError)
 
 
 def text_key(text: str) -> str:
@@ -82,27 +84,27 @@ def load_previous(
     texts = [chunk_embedding_text(c) for c in chunks]
     previous.tokens = _tokens_by_text(index_dir, manifest, texts)
     if vectors and same_vectors(manifest["model"], probe):
-        previous.sentences = _sentences_by_chunk(index_dir, manifest, texts)
-        previous.vectors = _vectors_by_text(index_dir, manifest, chunks, texts, by_text=previous.sentences is None)
+        previous.sentences = _sentences_by_chunk(index_dir, manifest, chunks)
+        previous.vectors = _vectors_by_text(index_dir, manifest, chunks, texts)
     return previous
 
 
-def _sentences_by_chunk(index_dir: Path, manifest: dict[str, Any], texts: list[str]) -> SentenceReuse | None:
+def _sentences_by_chunk(index_dir: Path, manifest: dict[str, Any], chunks: list[Chunk]) -> SentenceReuse | None:
     if not _checked_quietly(index_dir, manifest, *SENTENCE_FILES):
         return None
     try:
         dimension = int(manifest["model"]["dimension"])
-        return reusable_sentences(index_dir, texts, dimension, manifest["views"]["sentence"])
+        return reusable_sentences(index_dir, chunks, dimension, manifest["views"]["sentence"])
     except _READ_ERRORS:
         return None
 
 
 def _tokens_by_text(index_dir: Path, manifest: dict[str, Any], texts: list[str]) -> TokenReuse | None:
-    if manifest.get("retrieval", {}).get("bm25_tokens") != bm25_rules_digest():
-        return None
-    if not _checked_quietly(index_dir, manifest, *TOKEN_FILES):
-        return None
     try:
+        if manifest["retrieval"]["bm25_tokens"] != bm25_rules_digest():
+            return None
+        if not _checked(index_dir, manifest, *TOKEN_FILES):
+            return None
         return TokenReuse.load(index_dir / BM25_DIR, texts)
     except _READ_ERRORS:
         return None
@@ -124,10 +126,10 @@ def _chunks_by_document(index_dir: Path, manifest: dict[str, Any], chunks: list[
 
 
 def _vectors_by_text(
-    index_dir: Path, manifest: dict[str, Any], chunks: list[Chunk], texts: list[str], *, by_text: bool
+    index_dir: Path, manifest: dict[str, Any], chunks: list[Chunk], texts: list[str]
 ) -> dict[str, np.ndarray]:
-    """The chunk, heading and (``by_text``: when they are not reused by chunk) sentence vectors of
-    the earlier index by the text they embed, each kind only if its files match their checksums."""
+    """The chunk and heading vectors of the earlier index by the text they embed, each kind only
+    if its files match their checksums (sentence rows are reused by chunk: ``_sentences_by_chunk``)."""
     try:
         if not _checked(index_dir, manifest, FAISS_FILE):
             return {}
@@ -136,9 +138,7 @@ def _vectors_by_text(
         return {}
     if old.ntotal != len(chunks):
         return {}
-    matrix = old.reconstruct_n(0, old.ntotal)
-    found = dict(zip(texts, matrix, strict=True))
-    headings = _checked_quietly(index_dir, manifest, *HEADING_FILES)
-    sentences = by_text and _checked_quietly(index_dir, manifest, *SENTENCE_FILES)
-    found.update(previous_view_vectors(index_dir, chunks, headings=headings, sentences=sentences))
+    found = dict(zip(texts, old.reconstruct_n(0, old.ntotal), strict=True))
+    if _checked_quietly(index_dir, manifest, *HEADING_FILES):
+        found.update(previous_heading_vectors(index_dir))
     return found

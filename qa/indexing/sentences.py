@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
 import re
 from collections.abc import Sequence
-from pathlib import Path
 
 MIN_WORDS = 4
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])")
@@ -31,15 +31,29 @@ def _sentences(text: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def sentence_context(title: str, heading_path: Sequence[str]) -> str:
+    """The label each sentence of a chunk is embedded with: the section's own heading; the title
+    for a chunk of the document's lead."""
+    return heading_path[-1] if len(heading_path) > 1 else title
+
+
 def chunk_sentences(title: str, heading_path: Sequence[str], text: str) -> list[str]:
-    """What the sentence view embeds for one chunk: each sentence with its heading as context
-    (the section's own heading; the title for a chunk of the document's lead)."""
-    context = heading_path[-1] if len(heading_path) > 1 else title
+    """What the sentence view embeds for one chunk: each sentence with its heading as context."""
+    context = sentence_context(title, heading_path)
     return [f"{context}: {sentence}" for sentence in _sentences(text)]
+
+
+def sentences_key(title: str, heading_path: Sequence[str], text: str) -> str:
+    """Everything ``chunk_sentences`` reads, as one string: chunks with the same key have the same
+    sentences (while ``rules_digest`` is unchanged)."""
+    return f"{sentence_context(title, heading_path)}\x00{text}"
 
 
 @functools.cache
 def rules_digest() -> str:
-    """A digest of this module, the whole of the rules above: an index records it, and a rebuild
-    reuses an earlier index's sentence rows chunk by chunk only when it is unchanged."""
-    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+    """A digest of the rules above (the code of the functions that make a chunk's sentences and
+    the patterns and limit they use): an index records it, and a rebuild reuses an earlier index's
+    sentence rows chunk by chunk only when it is unchanged."""
+    code = [inspect.getsource(f) for f in (_sentences.__wrapped__, sentence_context, chunk_sentences)]
+    rules = [str(MIN_WORDS), _SENTENCE_END.pattern, _LIST_MARKER.pattern, *code]
+    return hashlib.sha256("\0".join(rules).encode("utf-8")).hexdigest()[:16]

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.indexing.chunking import Chunk, chunk_embedding_text
-from qa.indexing.sentences import chunk_sentences, rules_digest
+from qa.indexing.chunking import Chunk
+from qa.indexing.sentences import chunk_sentences, rules_digest, sentences_key
 
 VIEWS_DIR = "views"
 HEADING = "heading"
@@ -116,11 +116,15 @@ class SentenceView:
 
 @dataclass(frozen=True)
 class SentenceReuse:
-    """An earlier index's sentence rows, by the embedding text of the chunk they belong to (the
-    same title, heading path and text give the same sentences while the rules are unchanged)."""
+    """An earlier index's sentence rows, by what their chunk's sentences are made of
+    (``sentences_key``: the same label and text give the same sentences while the rules are
+    unchanged)."""
 
     vectors: np.ndarray  # the earlier sentence.npy (float16, memory-mapped)
-    rows: dict[str, tuple[int, int]]  # chunk embedding text -> its rows in ``vectors``
+    rows: dict[str, tuple[int, int]]  # sentences_key of a chunk -> its rows in ``vectors``
+
+    def get(self, chunk: Chunk) -> tuple[int, int] | None:
+        return self.rows.get(sentences_key(chunk.title, chunk.heading_path, chunk.text))
 
 
 def sentence_texts(chunks: Sequence[Chunk]) -> tuple[list[str], np.ndarray]:
@@ -137,7 +141,7 @@ def build_sentence_view(chunks: Sequence[Chunk], embed: EmbedFn, reuse: Sentence
     """Embed every chunk's sentences, each distinct text once; with ``reuse``, a chunk the earlier
     index had takes its rows from there without being split again (a one-document rebuild of
     MedQuAD splits and embeds that document's sentences only)."""
-    kept = [reuse.rows.get(chunk_embedding_text(c)) if reuse else None for c in chunks]
+    kept = [reuse.get(c) if reuse else None for c in chunks]
     fresh = [
         chunk_sentences(c.title, c.heading_path, c.text) if k is None else [] for c, k in zip(chunks, kept, strict=True)
     ]
@@ -176,45 +180,33 @@ def load_sentence_view(directory: Path, chunks: int, dimension: int) -> Sentence
 
 
 # ---------------------------------------------------------------- reuse
-def reusable_sentences(directory: Path, texts: Sequence[str], dimension: int, described: dict) -> SentenceReuse | None:
-    """The earlier index's sentence rows for reuse chunk by chunk (``build_sentence_view``), if it
-    was split by the same rules (``described``: its manifest's ``views.sentence``); else None,
-    and ``previous_view_vectors`` offers its vectors by sentence text instead."""
-    if described.get("rules") != rules_digest():
+def reusable_sentences(
+    directory: Path, chunks: Sequence[Chunk], dimension: int, described: dict
+) -> SentenceReuse | None:
+    """The earlier index's sentence rows (given its chunks) for reuse chunk by chunk
+    (``build_sentence_view``), if they were split by today's rules (``described``: its
+    manifest's ``views.sentence``); else None, and every sentence is embedded again: an index
+    split by other rules, or from before the digest, cannot say which text a vector embeds."""
+    if not isinstance(described, dict) or described.get("rules") != rules_digest():
         return None
     try:
-        view = load_sentence_view(Path(directory), len(texts), dimension)
+        view = load_sentence_view(Path(directory), len(chunks), dimension)
     except (OSError, ValueError):
         return None
     rows: dict[str, tuple[int, int]] = {}
-    for i, text in enumerate(texts):  # the chunks' embedding texts
-        rows.setdefault(text, (int(view.offsets[i]), int(view.offsets[i + 1])))
+    for i, chunk in enumerate(chunks):
+        key = sentences_key(chunk.title, chunk.heading_path, chunk.text)
+        rows.setdefault(key, (int(view.offsets[i]), int(view.offsets[i + 1])))
     return SentenceReuse(view.vectors, rows)
 
 
-def previous_view_vectors(
-    directory: Path, chunks: Sequence[Chunk], *, headings: bool = True, sentences: bool = True
-) -> dict[str, np.ndarray]:
-    """Heading and sentence vectors of an earlier index (given its chunks), keyed by the text they
-    embed, for reuse by a rebuild (each kind only if asked for: the caller has checked its files);
-    whatever cannot be read is simply embedded again."""
+def previous_heading_vectors(directory: Path) -> dict[str, np.ndarray]:
+    """Heading vectors of an earlier index, keyed by the line they embed, for reuse by a rebuild
+    (the caller has checked the files); whatever cannot be read is simply embedded again."""
     source = Path(directory) / VIEWS_DIR
-    found: dict[str, np.ndarray] = {}
-    if headings:
-        try:
-            texts = json.loads((source / "heading.json").read_text(encoding="utf-8"))
-            vectors = np.load(source / "heading.npy", allow_pickle=False)
-            if len(vectors) == len(texts):
-                found.update(zip(texts, vectors, strict=True))
-        except (OSError, ValueError):
-            pass
-    if sentences:
-        try:
-            texts, offsets = sentence_texts(chunks)
-            vectors = np.load(source / "sentence.npy", allow_pickle=False)
-            old_offsets = np.load(source / "sentence_offsets.npy", allow_pickle=False)
-            if len(vectors) == len(texts) and np.array_equal(offsets, old_offsets):
-                found.update(zip(texts, vectors.astype(np.float32), strict=True))
-        except (OSError, ValueError):
-            pass
-    return found
+    try:
+        texts = json.loads((source / "heading.json").read_text(encoding="utf-8"))
+        vectors = np.load(source / "heading.npy", allow_pickle=False)
+    except (OSError, ValueError):
+        return {}
+    return dict(zip(texts, vectors, strict=True)) if len(vectors) == len(texts) else {}

@@ -28,6 +28,12 @@ def _helper() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-scan")
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the platform tells it)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity else os.cpu_count() or 1
+
+
 def single_threaded_blas() -> bool:
     """Whether NumPy's BLAS is limited to one thread now (FAISS brings a BLAS of its own, which
     the scan does not use; where NumPy's cannot be told apart, every BLAS must be)."""
@@ -45,9 +51,9 @@ class ExactScan:
     machine of two cores or more, while BLAS runs one thread per call."""
 
     def __init__(self, matrix: np.ndarray, *, split: bool | None = None, split_rows: int = SPLIT_ROWS) -> None:
-        self.matrix = matrix
+        self.matrix = np.ascontiguousarray(matrix)  # both halves then add up exactly as one product
         if split is None:
-            split = len(matrix) >= split_rows and (os.cpu_count() or 1) > 1 and single_threaded_blas()
+            split = len(matrix) >= split_rows and usable_cores() > 1 and single_threaded_blas()
         self.split = split
         self._lock = threading.Lock()
         self._running = 0
@@ -57,7 +63,7 @@ class ExactScan:
             self._running += 1
             alone = self._running == 1
         try:
-            if not (alone and self.split):
+            if not (alone and self.split and vector.ndim == 1):
                 return self.matrix @ vector
             half = len(self.matrix) // 2
             out = np.empty(len(self.matrix), dtype=np.result_type(self.matrix, vector))

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from qa.retrieval.scan import ExactScan
+from qa.retrieval.scan import ExactScan, usable_cores
 
 
 def _matrix(rows: int = 1001, dimension: int = 16) -> np.ndarray:
@@ -29,7 +28,7 @@ def test_the_split_is_for_large_matrices_while_blas_runs_one_thread() -> None:
 
     assert not ExactScan(_matrix(rows=100), split_rows=8192).split
     with threadpool_limits(limits=1, user_api="blas"):
-        assert ExactScan(_matrix(rows=100), split_rows=1).split == ((os.cpu_count() or 1) > 1)
+        assert ExactScan(_matrix(rows=100), split_rows=1).split == (usable_cores() > 1)
     with threadpool_limits(limits=2, user_api="blas"):
         assert not ExactScan(_matrix(rows=100), split_rows=1).split
 
@@ -44,3 +43,11 @@ def test_concurrent_scans_each_get_their_own_answer() -> None:
         for result, vector in zip(results, matrix[:200], strict=True)
     )
     assert scan._running == 0
+
+
+def test_a_column_vector_or_a_fortran_matrix_gives_the_plain_product() -> None:
+    matrix = np.asfortranarray(_matrix())
+    scan = ExactScan(matrix, split=True)
+    assert np.allclose(scan(matrix[0]), matrix @ matrix[0], rtol=0, atol=1e-6)
+    column = matrix[1][:, None]
+    assert np.allclose(scan(column), matrix @ column, rtol=0, atol=1e-6)
