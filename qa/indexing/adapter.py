@@ -113,9 +113,21 @@ def canonical_header(path: Path) -> None:
     header = json.loads(raw[8 : 8 + length])
     text = json.dumps(dict(sorted(header.items())), sort_keys=True, separators=(",", ":")).encode("utf-8")
     text += b" " * (-len(text) % 8)  # the format pads the header to 8 bytes with spaces
-    partial = Path(path).with_name(Path(path).name + ".partial")
-    partial.write_bytes(struct.pack("<Q", len(text)) + text + raw[8 + length :])
-    partial.replace(path)
+    import os
+    import tempfile
+
+    target = Path(path)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(struct.pack("<Q", len(text)) + text + raw[8 + length :])
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temporary, target.stat().st_mode & 0o777)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def _header(path: Path) -> dict[str, str]:

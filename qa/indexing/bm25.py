@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.metadata
-import inspect
 import json
 import logging
 from collections.abc import Sequence
@@ -25,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from qa.indexing.sentences import source_digest
+
 BM25_DIR = "bm25"
 TOKENS_FILE = "tokens.npy"
 TOKEN_OFFSETS_FILE = "token_offsets.npy"
@@ -33,9 +34,10 @@ VOCAB_FILE = "vocab.index.json"  # bm25s's own
 
 @functools.cache
 def rules_digest() -> str:
-    """A digest of what decides a text's tokens: the code of ``tokenize`` and ``_stemmer`` and the
-    bm25s and PyStemmer versions. A rebuild reuses stored tokens only when it is unchanged."""
-    parts = [inspect.getsource(tokenize), inspect.getsource(_stemmer.__wrapped__)]
+    """A digest of what decides a text's tokens: the code of ``tokenize`` and ``_stemmer``, the
+    Python version and the bm25s and PyStemmer versions (random without source code: nothing is
+    then reused). A rebuild reuses stored tokens only when it is unchanged."""
+    parts = [source_digest(tokenize, _stemmer.__wrapped__)]
     parts += [f"{package}={importlib.metadata.version(package)}" for package in ("bm25s", "PyStemmer")]
     return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:16]
 
@@ -120,7 +122,7 @@ class Bm25Index:
     @classmethod
     def build(cls, texts: Sequence[str], reuse: TokenReuse | None = None) -> Bm25Index:
         """Index ``texts``; with ``reuse``, texts an earlier index had are not tokenized again (the
-        index is the same either way)."""
+        same stems and scores either way; stem ids may be numbered differently)."""
         import bm25s
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)

@@ -11,6 +11,7 @@ the manifest). Anything that cannot be read or trusted is simply computed again.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -83,10 +84,17 @@ def load_previous(
         previous.chunks_of = _chunks_by_document(index_dir, manifest, chunks)
     texts = [chunk_embedding_text(c) for c in chunks]
     previous.tokens = _tokens_by_text(index_dir, manifest, texts)
-    if vectors and same_vectors(manifest["model"], probe):
+    if vectors and _same_vectors(manifest, probe):
         previous.sentences = _sentences_by_chunk(index_dir, manifest, chunks)
         previous.vectors = _vectors_by_text(index_dir, manifest, chunks, texts)
     return previous
+
+
+def _same_vectors(manifest: dict[str, Any], probe: dict[str, Any]) -> bool:
+    try:
+        return same_vectors(manifest["model"], probe)
+    except _READ_ERRORS:
+        return False
 
 
 def _sentences_by_chunk(index_dir: Path, manifest: dict[str, Any], chunks: list[Chunk]) -> SentenceReuse | None:
@@ -140,5 +148,6 @@ def _vectors_by_text(
         return {}
     found = dict(zip(texts, old.reconstruct_n(0, old.ntotal), strict=True))
     if _checked_quietly(index_dir, manifest, *HEADING_FILES):
-        found.update(previous_heading_vectors(index_dir))
+        with contextlib.suppress(*_READ_ERRORS):
+            found.update(previous_heading_vectors(index_dir, old.d))
     return found

@@ -6,6 +6,8 @@ import functools
 import hashlib
 import inspect
 import re
+import secrets
+import sys
 from collections.abc import Sequence
 
 MIN_WORDS = 4
@@ -51,9 +53,22 @@ def sentences_key(title: str, heading_path: Sequence[str], text: str) -> str:
 
 @functools.cache
 def rules_digest() -> str:
-    """A digest of the rules above (the code of the functions that make a chunk's sentences and
-    the patterns and limit they use): an index records it, and a rebuild reuses an earlier index's
-    sentence rows chunk by chunk only when it is unchanged."""
-    code = [inspect.getsource(f) for f in (_sentences.__wrapped__, sentence_context, chunk_sentences)]
-    rules = [str(MIN_WORDS), _SENTENCE_END.pattern, _LIST_MARKER.pattern, *code]
+    """A digest of the rules above (the code of the functions that make a chunk's sentences, the
+    patterns, flags and limit they use, and the Python version, whose ``re`` and Unicode tables
+    they rely on): an index records it, and a rebuild reuses an earlier index's sentence rows
+    chunk by chunk only when it is unchanged. Without source code (a build that ships bytecode
+    only) it is a fresh random value, so nothing is reused: safe, only slower."""
+    code = source_digest(_sentences.__wrapped__, sentence_context, chunk_sentences)
+    rules = [code, str(MIN_WORDS), *(f"{p.pattern}/{p.flags}" for p in (_SENTENCE_END, _LIST_MARKER))]
     return hashlib.sha256("\0".join(rules).encode("utf-8")).hexdigest()[:16]
+
+
+def source_digest(*functions: object) -> str:
+    """sha256 over the functions' source and the Python version; a random value when the source
+    cannot be read."""
+    try:
+        parts = [inspect.getsource(f) for f in functions]  # type: ignore[arg-type]
+    except (OSError, TypeError):
+        return "nosource-" + secrets.token_hex(8)
+    parts.append("python {}.{}".format(*sys.version_info[:2]))
+    return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()

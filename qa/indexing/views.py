@@ -200,13 +200,17 @@ def reusable_sentences(
     return SentenceReuse(view.vectors, rows)
 
 
-def previous_heading_vectors(directory: Path) -> dict[str, np.ndarray]:
+def previous_heading_vectors(directory: Path, dimension: int) -> dict[str, np.ndarray]:
     """Heading vectors of an earlier index, keyed by the line they embed, for reuse by a rebuild
-    (the caller has checked the files); whatever cannot be read is simply embedded again."""
+    (the caller has checked the files); whatever does not fit is simply embedded again."""
     source = Path(directory) / VIEWS_DIR
     try:
         texts = json.loads((source / "heading.json").read_text(encoding="utf-8"))
         vectors = np.load(source / "heading.npy", allow_pickle=False)
     except (OSError, ValueError):
         return {}
-    return dict(zip(texts, vectors, strict=True)) if len(vectors) == len(texts) else {}
+    if not (isinstance(texts, list) and all(isinstance(t, str) for t in texts)):
+        return {}
+    if vectors.shape != (len(texts), dimension):
+        return {}
+    return dict(zip(texts, vectors, strict=True))

@@ -51,9 +51,9 @@ class ExactScan:
     machine of two cores or more, while BLAS runs one thread per call."""
 
     def __init__(self, matrix: np.ndarray, *, split: bool | None = None, split_rows: int = SPLIT_ROWS) -> None:
-        self.matrix = np.ascontiguousarray(matrix)  # both halves then add up exactly as one product
+        self.matrix = np.ascontiguousarray(matrix)
         if split is None:
-            split = len(matrix) >= split_rows and usable_cores() > 1 and single_threaded_blas()
+            split = len(matrix) >= max(split_rows, 128) and usable_cores() > 1 and single_threaded_blas()
         self.split = split
         self._lock = threading.Lock()
         self._running = 0
@@ -65,7 +65,9 @@ class ExactScan:
         try:
             if not (alone and self.split and vector.ndim == 1):
                 return self.matrix @ vector
-            half = len(self.matrix) // 2
+            # At a multiple of 64 rows, so that BLAS computes every row with the same kernel as in
+            # one product (a cut elsewhere leaves remainder rows that come out 1 ulp apart).
+            half = len(self.matrix) // 2 // 64 * 64
             out = np.empty(len(self.matrix), dtype=np.result_type(self.matrix, vector))
             lower = _helper().submit(np.matmul, self.matrix[half:], vector, out=out[half:])
             np.matmul(self.matrix[:half], vector, out=out[:half])

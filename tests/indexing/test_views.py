@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -159,6 +160,8 @@ def test_chunks_with_the_same_context_line_but_other_sentence_labels_keep_their_
         lambda m: m.update(views="sentence"),
         lambda m: m["views"].update(sentence=None),
         lambda m: m["model"].update(dimension="wide"),
+        lambda m: m["model"].update(probe="x"),
+        lambda m: m["model"].update(probe=[[1.0], [1.0, 2.0]]),
     ],
 )
 def test_a_rebuild_over_a_damaged_manifest_still_builds(tmp_path: Path, damage) -> None:
@@ -173,3 +176,46 @@ def test_a_rebuild_over_a_damaged_manifest_still_builds(tmp_path: Path, damage) 
     build_index(corpus, index_dir, FakeEmbedder(), FAKE_CHUNKING)
     build_index(corpus, tmp_path / "fresh", FakeEmbedder(), FAKE_CHUNKING)
     assert np.array_equal(_sentence_view(index_dir).vectors, _sentence_view(tmp_path / "fresh").vectors)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda d: (d / VIEWS_DIR / "heading.json").write_text("5"),
+        lambda d: np.save(d / VIEWS_DIR / "heading.npy", np.load(d / VIEWS_DIR / "heading.npy")[:, :3]),
+        lambda d: (d / VIEWS_DIR / "heading.json").write_text(
+            json.dumps([[t] for t in json.loads((d / VIEWS_DIR / "heading.json").read_text())])
+        ),
+    ],
+)
+def test_a_heading_view_that_does_not_fit_is_embedded_again_even_with_matching_checksums(
+    tmp_path: Path, damage
+) -> None:
+    from qa.indexing.manifest import sha256_file
+
+    corpus = _edited_corpus(tmp_path)
+    index_dir = tmp_path / "index"
+    build_index(corpus, index_dir, FakeEmbedder(), FAKE_CHUNKING)
+    damage(index_dir)
+    manifest = json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))
+    for name in ("views/heading.json", "views/heading.npy"):  # as if an index of another kind vouched for them
+        manifest["files"][name]["sha256"] = sha256_file(index_dir / name)
+    (index_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    build_index(corpus, index_dir, FakeEmbedder(), FAKE_CHUNKING)
+    build_index(corpus, tmp_path / "fresh", FakeEmbedder(), FAKE_CHUNKING)
+    assert np.array_equal(load_index(index_dir).heading.vectors, load_index(tmp_path / "fresh").heading.vectors)
+
+
+def test_without_source_code_the_rules_digest_never_matches(monkeypatch: pytest.MonkeyPatch) -> None:
+    import inspect
+
+    from qa.indexing import sentences
+
+    assert sentences.source_digest(sentences.chunk_sentences) == sentences.source_digest(sentences.chunk_sentences)
+
+    def no_source(_: object) -> str:
+        raise OSError("could not get source code")
+
+    monkeypatch.setattr(inspect, "getsource", no_source)
+    first, second = (sentences.source_digest(sentences.chunk_sentences) for _ in range(2))
+    assert first.startswith("nosource-") and first != second  # so nothing is reused, and nothing breaks

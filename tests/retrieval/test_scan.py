@@ -28,9 +28,9 @@ def test_the_split_is_for_large_matrices_while_blas_runs_one_thread() -> None:
 
     assert not ExactScan(_matrix(rows=100), split_rows=8192).split
     with threadpool_limits(limits=1, user_api="blas"):
-        assert ExactScan(_matrix(rows=100), split_rows=1).split == (usable_cores() > 1)
+        assert ExactScan(_matrix(rows=200), split_rows=1).split == (usable_cores() > 1)
     with threadpool_limits(limits=2, user_api="blas"):
-        assert not ExactScan(_matrix(rows=100), split_rows=1).split
+        assert not ExactScan(_matrix(rows=200), split_rows=1).split
 
 
 def test_concurrent_scans_each_get_their_own_answer() -> None:
@@ -51,3 +51,13 @@ def test_a_column_vector_or_a_fortran_matrix_gives_the_plain_product() -> None:
     assert np.allclose(scan(matrix[0]), matrix @ matrix[0], rtol=0, atol=1e-6)
     column = matrix[1][:, None]
     assert np.allclose(scan(column), matrix @ column, rtol=0, atol=1e-6)
+
+
+def test_on_medquads_size_the_split_gives_exactly_the_plain_product() -> None:
+    from threadpoolctl import threadpool_limits
+
+    matrix = _matrix(rows=29_727, dimension=384)  # an odd size: the halves are cut at 64 rows
+    split, plain = ExactScan(matrix, split=True), ExactScan(matrix, split=False)
+    with threadpool_limits(limits=1, user_api="blas"):
+        for vector in matrix[:5]:
+            assert np.array_equal(split(vector), plain(vector))
