@@ -2,7 +2,9 @@
 
 Reciprocal-rank fusion (Cormack et al., 2009): a passage scores ``sum(w / (k + rank))`` over
 the rankings it appears in. The weighted option min-max normalises each ranking's scores
-over its candidates and adds them with weights.
+over its candidates and adds them with weights. ``fuse_document_ranks`` fuses a passage ranking
+with a ranking of documents (each passage gets its document's rank), which ``document_ranks``
+takes from a lexical ranking only when one document clearly owns the question's words.
 """
 
 from __future__ import annotations
@@ -39,6 +41,46 @@ def weighted_fusion(rankings: Mapping[str, Ranking], weights: Mapping[str, float
             normalised = (score - low) / span if span > 0 else 1.0
             fused[item] = fused.get(item, 0.0) + weights.get(name, 1.0) * normalised
     return fused
+
+
+def document_ranks(ranking: Ranking, doc_of: Sequence[int], owner_ratio: float) -> dict[int, int]:
+    """Rank (1 = best) of each document by its best-placed item in ``ranking``, but only when the
+    top document clearly owns the ranking: its runner-up document's best score is at most
+    ``owner_ratio`` times the top document's. Otherwise (near-duplicate pages that share every word
+    of the question) no document is ranked: ``{}``. ``doc_of[item]`` is an item's document."""
+    ranks: dict[int, int] = {}
+    best: list[float] = []
+    for item, score in ranking:
+        doc = int(doc_of[item])
+        if doc not in ranks:
+            ranks[doc] = len(ranks) + 1
+            best.append(score)
+    if not best or best[0] <= 0:
+        return {}
+    if len(best) > 1 and best[1] > owner_ratio * best[0]:
+        return {}
+    return ranks
+
+
+def fuse_document_ranks(
+    ranking: Ranking,
+    doc_of: Sequence[int],
+    doc_ranks: Mapping[int, int],
+    *,
+    k: float = 60.0,
+    weight: float = 3.0,
+    doc_weight: float = 1.0,
+) -> list[tuple[int, float]]:
+    """Reciprocal-rank fusion of an item ranking with a ranking of their *documents*: an item
+    scores ``weight / (k + its rank) + doc_weight / (k + its document's rank)``. Best first."""
+    fused = {}
+    for rank, (item, _) in enumerate(ranking, start=1):
+        score = weight / (k + rank)
+        doc_rank = doc_ranks.get(int(doc_of[item]))
+        if doc_rank is not None:
+            score += doc_weight / (k + doc_rank)
+        fused[item] = score
+    return ordered(fused)
 
 
 def ordered(fused: Mapping[int, float]) -> list[tuple[int, float]]:

@@ -23,17 +23,28 @@ every heading line of the corpus instead (``multiview-heading-scan``) and scorin
 of every candidate (``multiview-all-sentences``) ranked the same sections on the MedQuAD tuning
 sample, the consumer set and the abstracts; the second cost 3.7 ms more per MedQuAD question.
 
-``multiview`` is the default retriever. ``views:chunk+heading``, ``views:chunk+sentence`` and
-``views:chunk`` (= dense) compare view combinations in ``qa eval``; ``multiview-no-<rule>``,
-``multiview-basic-names`` and ``multiview-no-names`` take away drug-name recognition rules;
-``multiview+bm25`` and ``multiview+boost`` add what the default leaves out.
+BM25 decides between *documents*, the views between sections. The view ranking is fused with
+the documents' BM25 ranks (reciprocal ranks, the hybrid weights: 3 for the passage's rank, 1 for
+its document's), and only when one document clearly owns the question's words: its runner-up's
+best BM25 score is at most 0.9 of its own (``QA_BM25_DOCUMENT_GATE``; ``fusion.document_ranks``).
+Rare words (a drug, a gene, a place, a trial acronym) pick the right abstract or monograph; near-
+duplicate pages that share every word of the question (MedQuAD's several sources on one
+condition) leave the choice to the views. BM25 fused passage by passage instead
+(``multiview+bm25``) let common words pick sections and lowered plain-language questions.
+
+``multiview`` is the default retriever. ``multiview-no-bm25`` is the view ranking alone and
+``multiview-ungated-bm25`` fuses BM25's document ranks on every question. ``views:chunk+heading``,
+``views:chunk+sentence`` and ``views:chunk`` (= dense) compare view combinations, without BM25,
+in ``qa eval``; ``multiview-no-<rule>``, ``multiview-basic-names`` and ``multiview-no-names`` take
+away drug-name recognition rules; ``multiview+bm25`` and ``multiview+boost`` try what the default
+leaves out.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from qa.retrieval.fusion import ordered, reciprocal_rank_fusion
+from qa.retrieval.fusion import document_ranks, fuse_document_ranks, ordered, reciprocal_rank_fusion
 from qa.retrieval.query import Query, Ranking
 from qa.retrieval.recognition import BASIC_RULES, RULES
 from qa.retrieval.registry import RETRIEVERS, RankingRetriever, register
@@ -44,12 +55,26 @@ class MultiViewRetriever(RankingRetriever):
     name = "multiview"
     views: tuple[str, ...] = VIEWS
     heading_scan = False  # score every heading line (True) or only the candidates' documents' (False)
+    document_bm25 = True  # fuse in BM25's ranking of documents, when one document owns the words
+    document_gate: float | None = None  # None: the setting (bm25_document_gate)
 
     @property
     def sentence_limit(self) -> int:
         return self.searcher.settings.candidates
 
     def rank(self, query: Query, n: int) -> Ranking:
+        views = self.view_rank(query, max(n, self.searcher.settings.candidates) if self.document_bm25 else n)
+        if not self.document_bm25:
+            return views
+        s = self.searcher.settings
+        gate = s.bm25_document_gate if self.document_gate is None else self.document_gate
+        doc_of = self.searcher.doc_of_row
+        docs = document_ranks(self.searcher.bm25(query, s.candidates), doc_of, gate)
+        fused = fuse_document_ranks(views, doc_of, docs, k=s.rrf_k, weight=s.dense_weight, doc_weight=s.bm25_weight)
+        return fused[:n]
+
+    def view_rank(self, query: Query, n: int) -> Ranking:
+        """Chunks by multi-view score (cosine plus the views' margins), best first."""
         searcher = self.searcher
         dense = searcher.dense(query, max(n, searcher.settings.candidates))
         if not dense:
@@ -86,8 +111,9 @@ register(MultiViewRetriever)
 
 
 class FusedMultiViewRetriever(MultiViewRetriever):
-    """Ablations of what ``multiview`` leaves out: the multi-view ranking fused as the hybrid retriever
-    fuses dense (reciprocal ranks, weighted 3 to 1) with BM25, and/or the drug-name document boost."""
+    """Ablations of what ``multiview`` leaves out: the view ranking fused passage by passage with
+    BM25 as the hybrid retriever fuses dense (reciprocal ranks, weighted 3 to 1), and/or the
+    drug-name document boost added to the default's ranking."""
 
     with_bm25 = False
     with_boost = False
@@ -112,14 +138,16 @@ def _variant(name: str, **attributes: object) -> None:
     RETRIEVERS[name] = type(f"MultiView[{name}]", (base,), {"name": name, **attributes})
 
 
-_variant("multiview+bm25", with_bm25=True)
+_variant("multiview+bm25", with_bm25=True, document_bm25=False)
 _variant("multiview+boost", with_boost=True)
-_variant("multiview+bm25+boost", with_bm25=True, with_boost=True)
-# View combinations (the chunk view is always there: it finds the candidates and sets ``best``).
-_variant("views:chunk", views=())
-_variant("views:chunk+heading", views=("heading",))
-_variant("views:chunk+sentence", views=("sentence",))
-_variant("views:chunk+heading+sentence", views=VIEWS)
+_variant("multiview+bm25+boost", with_bm25=True, with_boost=True, document_bm25=False)
+_variant("multiview-no-bm25", document_bm25=False)
+_variant("multiview-ungated-bm25", document_gate=1.0)
+# View combinations, without BM25 (the chunk view is always there: it finds the candidates).
+_variant("views:chunk", views=(), document_bm25=False)
+_variant("views:chunk+heading", views=("heading",), document_bm25=False)
+_variant("views:chunk+sentence", views=("sentence",), document_bm25=False)
+_variant("views:chunk+heading+sentence", views=VIEWS, document_bm25=False)
 _variant("multiview-heading-scan", heading_scan=True)
 _variant("multiview-all-sentences", sentence_limit=0)
 # Drug-name recognition: all rules, each rule taken away, the first version's rules, none.

@@ -66,7 +66,7 @@ class Searcher:
             for heading in chunk.heading_path[1:]:
                 self._heading_rows.setdefault(heading_key(heading), []).append(row)
         doc_number = {doc_id: i for i, doc_id in enumerate(self._doc_rows)}
-        self._doc_of_row = np.array([doc_number[c.doc_id] for c in index.chunks], dtype=np.int64)
+        self.doc_of_row = np.array([doc_number[c.doc_id] for c in index.chunks], dtype=np.int64)
         self._rows_of_doc = [np.array(rows, dtype=np.int64) for rows in self._doc_rows.values()]
 
     @property
@@ -153,7 +153,7 @@ class Searcher:
         """Every chunk of the documents of ``rows`` (within ``allowed``), in row order."""
         if not len(rows):
             return np.zeros(0, dtype=np.int64)
-        docs = np.unique(self._doc_of_row[rows])
+        docs = np.unique(self.doc_of_row[rows])
         out = np.concatenate([self._rows_of_doc[d] for d in docs])
         return out[allowed[out]] if allowed is not None else out
 

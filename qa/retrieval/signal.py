@@ -95,6 +95,33 @@ class Answered:
     good: bool
 
 
+def isotonic(values: Sequence[float], weights: Sequence[float] | None = None) -> list[float]:
+    """The non-decreasing sequence closest to ``values`` in weighted squared error (pool adjacent
+    violators)."""
+    blocks: list[list[float]] = []  # [weighted sum, total weight, how many values]
+    for value, weight in zip(values, weights or [1.0] * len(values), strict=True):
+        blocks.append([value * weight, weight, 1])
+        while len(blocks) > 1 and blocks[-2][0] * blocks[-1][1] > blocks[-1][0] * blocks[-2][1]:
+            total, weight_sum, count = blocks.pop()
+            blocks[-1][0] += total
+            blocks[-1][1] += weight_sum
+            blocks[-1][2] += count
+    return [total / weight_sum for total, weight_sum, count in blocks for _ in range(int(count))]
+
+
+def local_threshold(rows: Sequence[Answered], target: float) -> float:
+    """The lowest confidence from which an answer is right with probability ``target``, by the
+    isotonic fit of rightness on confidence (answers of equal confidence pooled); 1.01 when none is."""
+    by_confidence: dict[float, list[bool]] = {}
+    for row in rows:
+        by_confidence.setdefault(row.confidence, []).append(row.good)
+    levels = sorted(by_confidence)
+    fitted = isotonic(
+        [sum(by_confidence[c]) / len(by_confidence[c]) for c in levels], [len(by_confidence[c]) for c in levels]
+    )
+    return next((c for c, p in zip(levels, fitted, strict=True) if p >= target), 1.01)
+
+
 def calibrate(
     sets: Mapping[str, Sequence[Answered]], *, target_precision: float = 0.85, none_share: float = 0.02
 ) -> tuple[float, float, dict[str, Any]]:
@@ -102,8 +129,11 @@ def calibrate(
 
     ``none_below``: the lowest of the sets' ``none_share`` percentiles (at most 2% of any set's
     answerable questions come back ``none``). ``strong_from``: the lowest threshold (at least
-    ``none_below``) at and above which, in every set, ``target_precision`` of the answerable
-    questions have a correct passage in the top 3."""
+    ``none_below``) from which, in every set, an answer is right (a correct passage in the top 3)
+    with probability ``target_precision`` *at that confidence*, by an isotonic fit of rightness on
+    confidence (``isotonic``); and above which, in every set, ``target_precision`` of the answers
+    are right. The first condition is what "strong" promises a reader of one answer: without it,
+    many right answers at high confidence would let wrong answers at low confidence pass."""
     usable = {name: list(rows) for name, rows in sets.items() if rows}
     if not usable:
         raise ValueError("calibration needs answerable questions from at least one evaluation run")
@@ -125,7 +155,8 @@ def calibrate(
     # The lowest threshold at which every set is precise enough. Not the highest of each set's
     # own lowest: precision need not grow with the threshold, so one set's threshold can be
     # imprecise for another.
-    candidates = sorted({r.confidence for rows in usable.values() for r in rows if r.confidence >= none_below})
+    start = max([none_below] + [local_threshold(rows, target_precision) for rows in usable.values()])
+    candidates = sorted({r.confidence for rows in usable.values() for r in rows if r.confidence >= start})
     strong_from = next(
         (t for t in candidates if all(precise_at(rows, t) for rows in usable.values())),
         1.01,  # never strong unless some threshold is precise enough

@@ -10,6 +10,7 @@ import pytest
 
 from qa.indexing.storage import load_index
 from qa.retrieval.catalog import RETRIEVERS, make_retrievers
+from qa.retrieval.fusion import fuse_document_ranks
 from qa.retrieval.query import Filters
 from qa.retrieval.recognition import RULES
 from qa.retrieval.searcher import Searcher
@@ -105,17 +106,45 @@ def test_ablations_are_registered() -> None:
     assert {"views:chunk", "views:chunk+heading", "views:chunk+sentence", "views:chunk+heading+sentence"} <= names
     assert {f"multiview-no-{rule}" for rule in RULES - {"name"}} <= names
     assert {"multiview-basic-names", "multiview-no-names", "multiview+bm25", "multiview+boost"} <= names
+    assert {"multiview-no-bm25", "multiview-ungated-bm25"} <= names
 
 
-def test_view_ablations_rank_as_their_views_say(searcher: Searcher) -> None:
-    retrievers = make_retrievers(["views:chunk", "dense", "multiview+bm25"], searcher)
-    query = retrievers["dense"].prepare("infection risk neutropenia")
-    chunk_only = [h.chunk.id for h in retrievers["views:chunk"].search(query, 5)]
-    assert chunk_only == [h.chunk.id for h in retrievers["dense"].search(query, 5)]
-    assert len(retrievers["multiview+bm25"].search(query, 5)) == 5
+def _bm25_finds(searcher: Searcher, monkeypatch, scored: list[tuple[str, float]]) -> None:
+    """Make BM25 find the first chunk of each named document with the given score."""
+    first = {}
+    for row, chunk in enumerate(searcher.index.chunks):
+        first.setdefault(chunk.doc_id, row)
+    monkeypatch.setattr(searcher, "bm25", lambda q, n, index=None: [(first[d], s) for d, s in scored])
 
 
-def test_no_names_means_no_recognition(searcher: Searcher) -> None:
-    (retriever,) = make_retrievers(["multiview-no-names"], searcher).values()
-    query = retriever.prepare("Should I stop Imnovid during an infection?")
-    assert query.mentions == [] and query.search_text == query.text
+def test_bm25_picks_the_document_that_owns_the_words_and_the_views_pick_its_section(
+    searcher: Searcher, monkeypatch
+) -> None:
+    retrievers = make_retrievers(["multiview", "multiview-no-bm25"], searcher)
+    question = "Dosage Adjustments for renal impairment"
+    views = [row for row, _ in retrievers["multiview-no-bm25"].rank(retrievers["multiview"].prepare(question), 100)]
+    chunks = searcher.index.chunks
+    other = next(d for d in dict.fromkeys(chunks[r].doc_id for r in views) if d != chunks[views[0]].doc_id)
+    _bm25_finds(searcher, monkeypatch, [(other, 12.0)])  # only it holds the words
+    fused = [row for row, _ in retrievers["multiview"].rank(retrievers["multiview"].prepare(question), 100)]
+    assert chunks[fused[0]].doc_id == other  # BM25's document leads ...
+    assert [r for r in fused if chunks[r].doc_id == other] == [r for r in views if chunks[r].doc_id == other]
+    # ... but within it the sections keep the views' order.
+
+
+def test_near_duplicate_pages_leave_the_choice_to_the_views(searcher: Searcher, monkeypatch) -> None:
+    retrievers = make_retrievers(["multiview", "multiview-no-bm25", "multiview-ungated-bm25"], searcher)
+    question = "Dosage Adjustments for renal impairment"
+    views = retrievers["multiview-no-bm25"].rank(retrievers["multiview"].prepare(question), 100)
+    chunks = searcher.index.chunks
+    top = chunks[views[0][0]].doc_id
+    other = next(chunks[r].doc_id for r, _ in views if chunks[r].doc_id != top)
+    # Two documents score almost alike (9.5 > 0.9 * 10): the gate stays shut.
+    _bm25_finds(searcher, monkeypatch, [(other, 10.0), (top, 9.5)])
+    gated = retrievers["multiview"].rank(retrievers["multiview"].prepare(question), 100)
+    assert [r for r, _ in gated] == [r for r, _ in views]
+    ungated = retrievers["multiview-ungated-bm25"]
+    moved = ungated.rank(ungated.prepare(question), 100)
+    doc_number = {chunks[r].doc_id: int(searcher.doc_of_row[r]) for r, _ in views}
+    expected = fuse_document_ranks(views, searcher.doc_of_row, {doc_number[other]: 1, doc_number[top]: 2})
+    assert [r for r, _ in moved] == [r for r, _ in expected] != [r for r, _ in views]

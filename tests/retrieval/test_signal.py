@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import shutil
@@ -11,7 +12,16 @@ from hypothesis import strategies as st
 
 from qa.indexing.calibration import CALIBRATION_FILE, Calibration
 from qa.indexing.storage import load_index
-from qa.retrieval.signal import Answered, Evidence, calibrate, classify, drug_like_words, unknown_drugs
+from qa.retrieval.signal import (
+    Answered,
+    Evidence,
+    calibrate,
+    classify,
+    drug_like_words,
+    isotonic,
+    local_threshold,
+    unknown_drugs,
+)
 from tests.conftest import ROOT
 
 CAL = Calibration("m", none_below=0.5, strong_from=0.7)
@@ -118,3 +128,29 @@ def test_packaged_calibration_for_the_real_model_is_valid() -> None:
     assert 0 < calibration.none_below < calibration.strong_from < 1
     assert calibration.calibrated_on["retriever"] == "multiview"
     assert all(s["none"] <= 0.02 for s in calibration.calibrated_on["sets"].values())
+
+
+def test_isotonic_by_hand() -> None:
+    assert isotonic([0, 1, 0, 1, 1]) == [0, 0.5, 0.5, 1, 1]
+    assert isotonic([1, 0], [3, 1]) == [0.75, 0.75]
+    assert isotonic([]) == []
+
+
+@given(st.lists(st.floats(0, 1), max_size=40))
+def test_isotonic_is_non_decreasing_and_keeps_the_mean(values: list[float]) -> None:
+    fitted = isotonic(values)
+    assert len(fitted) == len(values)
+    assert all(a <= b + 1e-12 for a, b in itertools.pairwise(fitted))
+    assert sum(fitted) == pytest.approx(sum(values), abs=1e-9)
+
+
+def test_strong_means_right_at_that_confidence_not_only_on_average() -> None:
+    """Many right answers at high confidence must not carry wrong answers at low confidence: with
+    a cumulative rule alone, a threshold at the bottom would do here (overall 87% right)."""
+    high = [Answered(0.8 + i / 1000, True) for i in range(90)]
+    low = [Answered(0.55 + i / 1000, i % 2 == 0) for i in range(30)]  # half right
+    rows = high + low
+    assert sum(r.good for r in rows) / len(rows) > 0.85
+    assert local_threshold(rows, 0.85) == pytest.approx(0.8)
+    _, strong_from, _ = calibrate({"set": rows})
+    assert strong_from >= 0.8

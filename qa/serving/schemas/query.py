@@ -47,7 +47,8 @@ class QueryRequest(BaseModel):
     mode: Literal["multiview", "hybrid", "dense", "bm25"] = Field(
         "multiview",
         description="multiview (default): each passage's text, heading line and sentences matched against the "
-        "question, a view other than the text counting by how much it beats the best text match; hybrid: dense "
+        "question, a view other than the text counting by how much it beats the best text match, and BM25 choosing "
+        "between documents when one document owns the question's words; hybrid: dense "
         "and BM25 fused, drugs named in the question boosted; dense: embedding similarity of passage texts only; "
         "bm25: keyword ranking only.",
     )
@@ -67,7 +68,10 @@ class Passage(BaseModel):
         description="passage: a section of a document; faq: the answer of an FAQ whose question closely "
         "paraphrases yours (its text is the cleaned answer; its source spans the question and answer)."
     )
-    score: float = Field(description="The ranking score of the mode (RRF score for hybrid, cosine for dense, BM25).")
+    score: float = Field(
+        description="The ranking score of the mode (reciprocal-rank fusion score for multiview and hybrid, "
+        "cosine for dense, BM25 for bm25)."
+    )
     similarity: float | None = Field(
         description="Cosine similarity between the question and this passage (for faq: the FAQ's question), -1 to 1."
     )
