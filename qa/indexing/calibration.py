@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 CALIBRATION_FILE = "calibration.json"
+# ``strong_from`` when no threshold is precise enough: above any confidence (a cosine, plus two
+# view margins of at most 2 each), so nothing is ever strong.
+NEVER_STRONG = 5.01
 PACKAGED = Path(__file__).parent / "calibrations"
 
 
@@ -33,7 +36,7 @@ class Calibration:
     def load(cls, path: Path) -> Calibration:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         calibration = cls(**data)
-        if not (-1.0 <= calibration.none_below <= calibration.strong_from <= 1.01):
+        if not (-1.0 <= calibration.none_below <= calibration.strong_from <= NEVER_STRONG):
             raise ValueError(f"thresholds out of order: {calibration.none_below}, {calibration.strong_from}")
         return calibration
 

@@ -11,8 +11,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 Ranking = Sequence[tuple[int, float]]  # (item, score), best first
+
+
+class DocumentOf(Protocol):
+    """Item -> document number: a list or a NumPy array of integers."""
+
+    def __getitem__(self, item: int, /) -> Any: ...
 
 
 _WORDS = re.compile(r"[a-z0-9]+")
@@ -43,11 +50,13 @@ def weighted_fusion(rankings: Mapping[str, Ranking], weights: Mapping[str, float
     return fused
 
 
-def document_ranks(ranking: Ranking, doc_of: Sequence[int], owner_ratio: float) -> dict[int, int]:
+def document_ranks(ranking: Ranking, doc_of: DocumentOf, owner_ratio: float) -> dict[int, int]:
     """Rank (1 = best) of each document by its best-placed item in ``ranking``, but only when the
     top document clearly owns the ranking: its runner-up document's best score is at most
     ``owner_ratio`` times the top document's. Otherwise (near-duplicate pages that share every word
-    of the question) no document is ranked: ``{}``. ``doc_of[item]`` is an item's document."""
+    of the question) no document is ranked: ``{}``. ``doc_of[item]`` is an item's document. The
+    ranking must hold the runner-up document's best item when there is one (a top-n list that one
+    document fills entirely does not)."""
     ranks: dict[int, int] = {}
     best: list[float] = []
     for item, score in ranking:
@@ -64,7 +73,7 @@ def document_ranks(ranking: Ranking, doc_of: Sequence[int], owner_ratio: float) 
 
 def fuse_document_ranks(
     ranking: Ranking,
-    doc_of: Sequence[int],
+    doc_of: DocumentOf,
     doc_ranks: Mapping[int, int],
     *,
     k: float = 60.0,
@@ -73,7 +82,7 @@ def fuse_document_ranks(
 ) -> list[tuple[int, float]]:
     """Reciprocal-rank fusion of an item ranking with a ranking of their *documents*: an item
     scores ``weight / (k + its rank) + doc_weight / (k + its document's rank)``. Best first."""
-    fused = {}
+    fused: dict[int, float] = {}
     for rank, (item, _) in enumerate(ranking, start=1):
         score = weight / (k + rank)
         doc_rank = doc_ranks.get(int(doc_of[item]))

@@ -64,14 +64,23 @@ class MultiViewRetriever(RankingRetriever):
 
     def rank(self, query: Query, n: int) -> Ranking:
         views = self.view_rank(query, max(n, self.searcher.settings.candidates) if self.document_bm25 else n)
-        if not self.document_bm25:
+        if not self.document_bm25 or not views:
             return views
         s = self.searcher.settings
         gate = s.bm25_document_gate if self.document_gate is None else self.document_gate
         doc_of = self.searcher.doc_of_row
-        docs = document_ranks(self.searcher.bm25(query, s.candidates), doc_of, gate)
+        docs = document_ranks(self._bm25_with_two_documents(query), doc_of, gate)
         fused = fuse_document_ranks(views, doc_of, docs, k=s.rrf_k, weight=s.dense_weight, doc_weight=s.bm25_weight)
         return fused[:n]
+
+    def _bm25_with_two_documents(self, query: Query) -> Ranking:
+        """BM25's top chunks, deep enough to hold the runner-up document's best chunk (the gate
+        compares it with the top document's): when one document fills the whole list, all of it."""
+        searcher = self.searcher
+        ranking = searcher.bm25(query, searcher.settings.candidates)
+        if len(ranking) == searcher.settings.candidates and len({int(searcher.doc_of_row[r]) for r, _ in ranking}) < 2:
+            ranking = searcher.bm25(query, searcher.size)
+        return ranking
 
     def view_rank(self, query: Query, n: int) -> Ranking:
         """Chunks by multi-view score (cosine plus the views' margins), best first."""

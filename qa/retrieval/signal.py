@@ -16,7 +16,9 @@ names no drug the corpus has, at most ``weak`` when it also names one ("pomalido
 have a correct passage in the top 3. They are set from answerable questions only (``calibrate``):
 ``none_below`` so that at most 2% of the answerable questions of *each* calibration set fall
 below it (halfway to the next question up, so rounding cannot add one), ``strong_from`` as the
-lowest value at which 85% of each set's answerable questions above it are answered in the top 3.
+lowest value from which, in each set, an answer *at that confidence* has a correct passage in the
+top 3 with probability 0.85 (an isotonic fit of rightness on confidence) and 85% of the answers
+above it do.
 Questions the corpus cannot answer are never used to set them: they are what the thresholds are
 tested on. An index without a calibration for its model
 never says ``strong``.
@@ -29,7 +31,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from qa.indexing.calibration import Calibration
+from qa.indexing.calibration import NEVER_STRONG, Calibration
 
 LEVELS = ("strong", "weak", "none")
 MARGIN = 0.005  # below the lowest answerable confidence when no question may come back none
@@ -97,9 +99,12 @@ class Answered:
 
 def isotonic(values: Sequence[float], weights: Sequence[float] | None = None) -> list[float]:
     """The non-decreasing sequence closest to ``values`` in weighted squared error (pool adjacent
-    violators)."""
+    violators). Weights must be positive; by default every value weighs 1."""
+    weights = [1.0] * len(values) if weights is None else [float(w) for w in weights]
+    if len(weights) != len(values) or any(w <= 0 for w in weights):
+        raise ValueError("isotonic: one positive weight per value")
     blocks: list[list[float]] = []  # [weighted sum, total weight, how many values]
-    for value, weight in zip(values, weights or [1.0] * len(values), strict=True):
+    for value, weight in zip(values, weights, strict=True):
         blocks.append([value * weight, weight, 1])
         while len(blocks) > 1 and blocks[-2][0] * blocks[-1][1] > blocks[-1][0] * blocks[-2][1]:
             total, weight_sum, count = blocks.pop()
@@ -111,7 +116,8 @@ def isotonic(values: Sequence[float], weights: Sequence[float] | None = None) ->
 
 def local_threshold(rows: Sequence[Answered], target: float) -> float:
     """The lowest confidence from which an answer is right with probability ``target``, by the
-    isotonic fit of rightness on confidence (answers of equal confidence pooled); 1.01 when none is."""
+    isotonic fit of rightness on confidence (answers of equal confidence pooled first);
+    ``NEVER_STRONG`` when none is."""
     by_confidence: dict[float, list[bool]] = {}
     for row in rows:
         by_confidence.setdefault(row.confidence, []).append(row.good)
@@ -119,7 +125,7 @@ def local_threshold(rows: Sequence[Answered], target: float) -> float:
     fitted = isotonic(
         [sum(by_confidence[c]) / len(by_confidence[c]) for c in levels], [len(by_confidence[c]) for c in levels]
     )
-    return next((c for c, p in zip(levels, fitted, strict=True) if p >= target), 1.01)
+    return next((c for c, p in zip(levels, fitted, strict=True) if p >= target), NEVER_STRONG)
 
 
 def calibrate(
@@ -152,14 +158,16 @@ def calibrate(
         above = [r.good for r in rows if r.confidence >= threshold]
         return not above or sum(above) / len(above) >= target_precision
 
-    # The lowest threshold at which every set is precise enough. Not the highest of each set's
-    # own lowest: precision need not grow with the threshold, so one set's threshold can be
-    # imprecise for another.
+    # The local condition holds from each set's own threshold up (the fit does not decrease), so
+    # the sets combine by the highest of them. The cumulative one need not grow with the
+    # threshold, so it is checked at each candidate for every set. A set with no answer left
+    # above a threshold has no strong answer there; if some set never reaches the target, no
+    # threshold is strong (``NEVER_STRONG``).
     start = max([none_below] + [local_threshold(rows, target_precision) for rows in usable.values()])
     candidates = sorted({r.confidence for rows in usable.values() for r in rows if r.confidence >= start})
     strong_from = next(
-        (t for t in candidates if all(precise_at(rows, t) for rows in usable.values())),
-        1.01,  # never strong unless some threshold is precise enough
+        (t for t in candidates if t < NEVER_STRONG and all(precise_at(rows, t) for rows in usable.values())),
+        NEVER_STRONG,
     )
     stats: dict[str, Any] = {"target_precision": target_precision, "none_share": none_share, "sets": {}}
     for name, rows in usable.items():

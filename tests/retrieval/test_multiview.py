@@ -3,6 +3,7 @@ text match; heading-only candidates; filters; the ablation names (fake embedder)
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from qa.retrieval.fusion import fuse_document_ranks
 from qa.retrieval.query import Filters
 from qa.retrieval.recognition import RULES
 from qa.retrieval.searcher import Searcher
+from qa.settings import Settings
 from tests.fakes import FakeEmbedder
 
 
@@ -146,5 +148,63 @@ def test_near_duplicate_pages_leave_the_choice_to_the_views(searcher: Searcher, 
     ungated = retrievers["multiview-ungated-bm25"]
     moved = ungated.rank(ungated.prepare(question), 100)
     doc_number = {chunks[r].doc_id: int(searcher.doc_of_row[r]) for r, _ in views}
-    expected = fuse_document_ranks(views, searcher.doc_of_row, {doc_number[other]: 1, doc_number[top]: 2})
+    s = searcher.settings
+    ranks = {doc_number[other]: 1, doc_number[top]: 2}
+    expected = fuse_document_ranks(
+        views, searcher.doc_of_row, ranks, k=s.rrf_k, weight=s.dense_weight, doc_weight=s.bm25_weight
+    )
     assert [r for r, _ in moved] == [r for r, _ in expected] != [r for r, _ in views]
+
+
+def test_view_ablations_rank_as_their_views_say(searcher: Searcher) -> None:
+    retrievers = make_retrievers(["views:chunk", "dense", "multiview+bm25"], searcher)
+    query = retrievers["dense"].prepare("infection risk neutropenia")
+    chunk_only = [h.chunk.id for h in retrievers["views:chunk"].search(query, 5)]
+    assert chunk_only == [h.chunk.id for h in retrievers["dense"].search(query, 5)]
+    assert len(retrievers["multiview+bm25"].search(query, 5)) == 5
+
+
+def test_no_names_means_no_recognition(searcher: Searcher) -> None:
+    (retriever,) = make_retrievers(["multiview-no-names"], searcher).values()
+    query = retriever.prepare("Should I stop Imnovid during an infection?")
+    assert query.mentions == [] and query.search_text == query.text
+
+
+def test_the_gate_setting_reaches_the_retriever(fake_index_dir: Path, monkeypatch) -> None:
+    open_gate = Searcher(load_index(fake_index_dir), FakeEmbedder(), Settings(bm25_document_gate=1.0).retrieval())
+    assert open_gate.settings.bm25_document_gate == 1.0
+    retrievers = make_retrievers(["multiview", "multiview-no-bm25"], open_gate)
+    question = "Dosage Adjustments for renal impairment"
+    views = retrievers["multiview-no-bm25"].rank(retrievers["multiview"].prepare(question), 100)
+    chunks = open_gate.index.chunks
+    top = chunks[views[0][0]].doc_id
+    other = next(chunks[r].doc_id for r, _ in views if chunks[r].doc_id != top)
+    _bm25_finds(open_gate, monkeypatch, [(other, 10.0), (top, 9.5)])  # shut at 0.9, open at 1.0
+    fused = retrievers["multiview"].rank(retrievers["multiview"].prepare(question), 100)
+    assert [r for r, _ in fused] != [r for r, _ in views]
+
+
+def test_the_gate_sees_the_runner_up_document_even_when_one_document_fills_the_top(
+    searcher: Searcher, monkeypatch
+) -> None:
+    """BM25's top list filled by one document's chunks says nothing about the runner-up document:
+    the retriever then looks further down, and a close runner-up keeps the gate shut."""
+    chunks = searcher.index.chunks
+    first_doc = chunks[0].doc_id
+    own = [r for r, c in enumerate(chunks) if c.doc_id == first_doc]
+    other = next(r for r, c in enumerate(chunks) if c.doc_id != first_doc)
+    full = [(r, 10.0 - i / 1000) for i, r in enumerate(own)] + [(other, 9.8)]
+    asked: list[int] = []
+
+    def bm25(query, n, index=None):
+        asked.append(n)
+        return full[:n]
+
+    monkeypatch.setattr(searcher, "bm25", bm25)
+    monkeypatch.setattr(searcher, "settings", replace(searcher.settings, candidates=len(own)))
+    retrievers = make_retrievers(["multiview", "multiview-no-bm25"], searcher)
+    question = "Dosage Adjustments for renal impairment"
+    gated = retrievers["multiview"].rank(retrievers["multiview"].prepare(question), 10)
+    views = retrievers["multiview-no-bm25"].rank(retrievers["multiview"].prepare(question), 10)
+    assert asked == [len(own), searcher.size]  # the first list held one document: look further
+    assert [r for r, _ in gated] == [r for r, _ in views]  # 9.8 > 0.9 * 10: the gate stays shut

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qa.indexing.calibration import CALIBRATION_FILE, Calibration
+from qa.indexing.calibration import CALIBRATION_FILE, NEVER_STRONG, Calibration
 from qa.indexing.storage import load_index
 from qa.retrieval.signal import (
     Answered,
@@ -89,7 +89,7 @@ def test_calibrate_properties(sets) -> None:
     assert none_below <= strong_from
     for rows in sets.values():
         assert sum(r.confidence < none_below for r in rows) <= int(len(rows) * 0.02)
-        if strong_from <= 1.0:
+        if strong_from < NEVER_STRONG:
             strong = [r for r in rows if r.confidence >= strong_from]
             assert not strong or sum(r.good for r in strong) / len(strong) >= 0.85
 
@@ -133,7 +133,24 @@ def test_packaged_calibration_for_the_real_model_is_valid() -> None:
 def test_isotonic_by_hand() -> None:
     assert isotonic([0, 1, 0, 1, 1]) == [0, 0.5, 0.5, 1, 1]
     assert isotonic([1, 0], [3, 1]) == [0.75, 0.75]
+    assert isotonic([3, 1, 2]) == [2, 2, 2]
     assert isotonic([]) == []
+    with pytest.raises(ValueError, match="positive weight"):
+        isotonic([1, 0], [1, 0])
+    with pytest.raises(ValueError, match="positive weight"):
+        isotonic([1, 0], [])
+
+
+@given(st.lists(st.floats(0, 1), max_size=30))
+def test_isotonic_leaves_a_sorted_sequence_alone(values: list[float]) -> None:
+    assert isotonic(sorted(values)) == pytest.approx(sorted(values))
+
+
+@given(st.lists(st.tuples(st.sampled_from([0.0, 0.5, 1.0]), st.integers(1, 4)), max_size=12))
+def test_a_weight_counts_as_that_many_copies(pairs: list[tuple[float, int]]) -> None:
+    weighted = isotonic([v for v, _ in pairs], [w for _, w in pairs])
+    copies = isotonic([v for v, w in pairs for _ in range(w)])
+    assert [f for f, (_, w) in zip(weighted, pairs, strict=True) for _ in range(w)] == pytest.approx(copies)
 
 
 @given(st.lists(st.floats(0, 1), max_size=40))
@@ -153,4 +170,25 @@ def test_strong_means_right_at_that_confidence_not_only_on_average() -> None:
     assert sum(r.good for r in rows) / len(rows) > 0.85
     assert local_threshold(rows, 0.85) == pytest.approx(0.8)
     _, strong_from, _ = calibrate({"set": rows})
-    assert strong_from >= 0.8
+    assert strong_from == pytest.approx(0.8)
+
+
+def test_answers_of_equal_confidence_are_pooled() -> None:
+    rows = [Answered(0.5, False)] * 3 + [Answered(0.6, True), Answered(0.6, False)] + [Answered(0.7, True)] * 5
+    assert local_threshold(rows, 0.85) == 0.7  # 0.6 is right half the time, whatever the order
+    assert local_threshold(rows[::-1], 0.85) == 0.7
+    assert local_threshold(rows, 0.5) == 0.6
+
+
+def test_a_set_that_never_reaches_the_target_means_never_strong(tmp_path: Path) -> None:
+    """No threshold is strong when one set is never precise enough, even where the other set's
+    scores run past the first set's (a cosine plus margins can exceed 1), and the result loads."""
+    half = [Answered(0.6 + i / 100, i % 2 == 0) for i in range(40)]  # 50% right everywhere
+    sure = [Answered(0.705 + i / 100, True) for i in range(60)]  # up to 1.295
+    assert local_threshold(half, 0.85) == NEVER_STRONG
+    none_below, strong_from, stats = calibrate({"half": half, "sure": sure})
+    assert strong_from == NEVER_STRONG and stats["sets"]["sure"]["strong"] == 0
+    Calibration("m", none_below, strong_from).save(tmp_path / "c.json")
+    assert Calibration.load(tmp_path / "c.json").strong_from == NEVER_STRONG
+    evidence = Evidence(1.9, (), False)
+    assert classify(evidence, Calibration("m", none_below, strong_from)) == "weak"
