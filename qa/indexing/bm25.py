@@ -17,6 +17,7 @@ import hashlib
 import importlib.metadata
 import json
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,6 +90,24 @@ def tokenize(texts: Sequence[str]) -> list[list[str]]:
     return bm25s.tokenize(list(texts), stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
 
 
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s's default token pattern
+
+
+@functools.cache
+def _stop_words() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN  # what ``stopwords="en"`` removes
+
+    return frozenset(STOPWORDS_EN)
+
+
+def query_tokens(text: str) -> list[str]:
+    """``tokenize([text])[0]`` for one question, without bm25s's per-call set-up (vocabularies,
+    progress bars; about 0.3 ms of each query): the same lower-casing, token pattern, stop words
+    and stems. A property test holds the two equal."""
+    stop = _stop_words()
+    return _stemmer().stemWords([word for word in _TOKEN.findall(text.lower()) if word not in stop])
+
+
 def _token_ids(texts: Sequence[str], reuse: TokenReuse | None) -> tuple[TokenRows, list[str]]:
     """Every text's token ids in one vocabulary (id -> stem), with only the texts ``reuse`` lacks
     tokenized; the vocabulary holds exactly the stems the texts use."""
@@ -150,11 +169,11 @@ class Bm25Index:
 
     def knows(self, word: str) -> bool:
         """Whether the word (after stemming) occurs anywhere in the indexed text."""
-        return any(token in self._vocab for token in (tokenize([word])[0] or ["\x00"]))
+        return any(token in self._vocab for token in query_tokens(word))
 
     def scores(self, query: str, mask: np.ndarray | None = None) -> np.ndarray:
         """BM25 score of every chunk (0 where ``mask`` is False)."""
-        tokens = [t for t in tokenize([query])[0] if t in self._vocab]
+        tokens = [t for t in query_tokens(query) if t in self._vocab]
         if not tokens:
             return np.zeros(self.size, dtype=np.float32)
         weights = None if mask is None else mask.astype(np.float32)

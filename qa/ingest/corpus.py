@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator
+import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,12 +86,40 @@ def _fingerprint(entries: list[tuple[str, str]]) -> str:
     return digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class FileRead:
+    """One corpus file as read: its bytes (``None`` when it was too large to keep or could not
+    be read), the sha256 of its content, its size, and the error that stopped the read."""
+
+    path: Path
+    data: bytes | None
+    sha256: str = ""
+    size: int = 0
+    error: OSError | None = None
+
+    @property
+    def fingerprint_entry(self) -> str:
+        return f"unreadable: {self.error.strerror or self.error}" if self.error else self.sha256
+
+
+def read_file(path: Path) -> FileRead:
+    """Read and hash one file; one over ``MAX_FILE_BYTES`` is hashed in pieces and not kept."""
+    try:
+        with path.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > MAX_FILE_BYTES:
+                return FileRead(path, None, hashlib.file_digest(handle, "sha256").hexdigest(), size)
+            data = handle.read()
+    except OSError as exc:
+        return FileRead(path, None, error=exc)
+    return FileRead(path, data, hashlib.sha256(data).hexdigest(), len(data))
+
+
 def corpus_fingerprint(root: Path) -> str:
     """sha256 over every file's relative path and content: changes whenever any file does."""
     root = Path(root)
-    return _fingerprint(
-        [(p.relative_to(root).as_posix(), hashlib.sha256(p.read_bytes()).hexdigest()) for p in _files(root)]
-    )
+    reads = map(read_file, _files(root))
+    return _fingerprint([(f.path.relative_to(root).as_posix(), f.fingerprint_entry) for f in reads])
 
 
 def load_corpus(root: Path, *, progress: bool = False) -> Corpus:
@@ -107,22 +136,25 @@ def load_corpus(root: Path, *, progress: bool = False) -> Corpus:
     owners: dict[str, str] = {}
     entries: list[tuple[str, str]] = []
 
-    iterator = files
+    iterator: Iterable[FileRead] = map(read_file, files)
     if progress:
         from tqdm import tqdm
 
-        iterator = tqdm(files, desc="Reading corpus", unit="file")
+        iterator = tqdm(iterator, total=len(files), desc="Reading corpus", unit="file")
 
-    for path in iterator:
-        relative = path.relative_to(root)
+    for read in iterator:
+        relative = read.path.relative_to(root)
         rel = relative.as_posix()
-        data = path.read_bytes()
-        sha = hashlib.sha256(data).hexdigest()
-        entries.append((rel, sha))
+        entries.append((rel, read.fingerprint_entry))
+        if read.error is not None:
+            reason = read.error.strerror or str(read.error)
+            skipped.append(SkippedFile(rel, f"cannot be read ({reason}); check that the file is readable"))
+            continue
         if any(part.startswith(".") for part in relative.parts):
             skipped.append(SkippedFile(rel, "hidden file"))
             continue
-        if len(data) > MAX_FILE_BYTES:
+        data = read.data
+        if data is None or read.size > MAX_FILE_BYTES:
             skipped.append(SkippedFile(rel, f"larger than {MAX_FILE_BYTES // 1_000_000} MB"))
             continue
         doc_id = doc_id_for(relative)
@@ -134,7 +166,7 @@ def load_corpus(root: Path, *, progress: bool = False) -> Corpus:
         if doc_id in owners:
             raise DuplicateDocumentError(doc_id, owners[doc_id], rel)
         owners[doc_id] = rel
-        doc.sha256 = sha
+        doc.sha256 = read.sha256
         documents.append(doc)
 
     for item in skipped:

@@ -101,3 +101,23 @@ def test_a_rebuild_tokenizes_only_what_it_cannot_trust(
     monkeypatch.setattr(bm25_module, "tokenize", lambda texts: tokenized.extend(texts) or real(texts))
     build_index(corpus, index_dir, FakeEmbedder(), FAKE_CHUNKING)
     assert len(tokenized) == (0 if damage is None else chunks)
+
+
+_QUESTION_TEXT = st.text(
+    alphabet=st.sampled_from(list("abcdefghijklmnopqrstuvwxyz ABCXYZ'-/.,?0123456789éßÆİıſ\u0301\u00a0\t\n")),
+    max_size=80,
+) | st.sampled_from(["", "What ARE the side-effects of Pomalyst 4mg?", "the and of", "ﬁnal İstanbul ſtop"])
+
+
+@given(text=_QUESTION_TEXT)
+@settings(max_examples=300, deadline=None)
+def test_query_tokens_are_the_tokens_bm25s_makes(text: str) -> None:
+    """The one-question fast path (no bm25s set-up per call) tokenizes exactly as bm25s does."""
+    assert bm25_module.query_tokens(text) == bm25_module.tokenize([text])[0]
+
+
+def test_scores_and_known_words_use_the_index_tokens(tmp_path: Path) -> None:
+    index = Bm25Index.build(["Pomalidomide dosing for myeloma", "Warfarin interactions"])
+    assert index.knows("Pomalidomide") and index.knows("dose") and not index.knows("the")
+    scores = index.scores("What is the DOSE of pomalidomide?")
+    assert scores[0] > 0 and scores[1] == 0

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from qa.errors import CorpusError, DuplicateDocumentError
-from qa.ingest.corpus import detect_format, load_corpus, parse_document
+from qa.ingest import corpus as corpus_module
+from qa.ingest.corpus import corpus_fingerprint, detect_format, load_corpus, parse_document
 from qa.ingest.plaintext import looks_like_heading, remove_citations
 from tests.conftest import SEED_CORPUS
 
@@ -286,6 +287,41 @@ def test_unreadable_files_are_skipped_named_and_counted(tmp_path: Path) -> None:
     assert reasons["empty.md"] == "empty file"
     assert reasons["only-frontmatter.md"] == "no body text to index"
     assert reasons[".hidden.md"] == "hidden file"
+
+
+def test_a_file_that_cannot_be_opened_is_skipped_and_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not a crash: the build goes on without it, says why, and the fingerprint still covers it."""
+    (tmp_path / "good.md").write_text("## Use\n\nPain.\n", encoding="utf-8")
+    (tmp_path / "locked.md").write_text("## Use\n\nFever.\n", encoding="utf-8")
+    opened = Path.open
+
+    def refuse(self: Path, *args, **kwargs):
+        if self.name == "locked.md":
+            raise PermissionError(13, "Permission denied")
+        return opened(self, *args, **kwargs)
+
+    readable = load_corpus(tmp_path).fingerprint
+    monkeypatch.setattr(Path, "open", refuse)
+    corpus = load_corpus(tmp_path)
+    assert [d.doc_id for d in corpus.documents] == ["good"]
+    assert [(s.path, s.reason) for s in corpus.skipped] == [
+        ("locked.md", "cannot be read (Permission denied); check that the file is readable")
+    ]
+    assert corpus.fingerprint == corpus_fingerprint(tmp_path) != readable
+
+
+def test_an_oversized_file_is_skipped_but_its_content_counts_in_the_fingerprint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(corpus_module, "MAX_FILE_BYTES", 100)
+    (tmp_path / "small.md").write_text("## Use\n\nPain.\n", encoding="utf-8")
+    (tmp_path / "big.md").write_text("## Use\n\n" + "Fever. " * 40, encoding="utf-8")
+    corpus = load_corpus(tmp_path)
+    assert [d.doc_id for d in corpus.documents] == ["small"]
+    assert [s.path for s in corpus.skipped] == ["big.md"] and "larger than" in corpus.skipped[0].reason
+    assert corpus.fingerprint == corpus_fingerprint(tmp_path)
+    (tmp_path / "big.md").write_text("## Use\n\n" + "Fever! " * 40, encoding="utf-8")  # same size
+    assert load_corpus(tmp_path).fingerprint != corpus.fingerprint
 
 
 def test_two_files_with_one_id_are_an_error_naming_both(tmp_path: Path) -> None:
