@@ -10,7 +10,16 @@ other argument goes to ``qa``:
     python eval/probe_implied_questions.py eval --corpus index/corpora/consumer \\
         --eval-file eval/consumer.jsonl --held-out --index index/eval/consumer-onnx \\
         --retriever multiview --name probe-implied-consumer
+    python eval/probe_implied_questions.py eval --corpus index/corpora/consumer \
+        --eval-file eval/consumer.jsonl --held-out --index index/eval/consumer-onnx \
+        --retriever multiview --only corpus=seed --name probe-implied-consumer-seed
     python eval/probe_implied_questions.py eval --retriever multiview --name probe-implied-faq
+    python eval/probe_implied_questions.py eval --corpus ../shared/data/pubmedqa-dev/corpus \
+        --eval-file ../shared/data/pubmedqa-dev/eval.jsonl --index index/eval/pubmed-onnx \
+        --retriever multiview --name probe-implied-pubmed
+
+The same commands with ``qa`` in place of ``python eval/probe_implied_questions.py`` give the
+figures without the probe (``--name base-consumer-seed`` for the seed questions).
 
 The README ("Tried and dropped") gives what it changed.
 """
@@ -46,11 +55,13 @@ TABLE = [
 
 
 def implied_question(title: str, headings: tuple[str, ...]) -> str | None:
+    """The question of the deepest heading that names a section of ``TABLE``; where several labels
+    match one heading, the longest ("missed dose" before "dose")."""
     for heading in reversed(headings):
         words = f" {' '.join(re.findall(r'[a-z]+', heading.lower()))} "
-        for labels, question in TABLE:
-            if any(f" {label} " in words for label in labels):
-                return question.format(d=title)
+        found = [(len(label), question) for labels, question in TABLE for label in labels if f" {label} " in words]
+        if found:
+            return max(found)[1].format(d=title)
     return None
 
 

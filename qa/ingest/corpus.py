@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,10 +73,40 @@ def doc_id_for(relative: Path) -> str:
     return relative.with_suffix("").as_posix()
 
 
-def _files(root: Path) -> Iterator[Path]:
-    for path in sorted(root.rglob("*")):
-        if path.is_file():
-            yield path
+@dataclass(frozen=True)
+class Listing:
+    """The regular files under a corpus directory, sorted by path (links to files included; linked
+    directories are not entered), and what could not be listed: a directory that cannot be read
+    (its name ends in "/"), or an entry whose type cannot be told, each with its error."""
+
+    files: list[Path]
+    unlisted: list[tuple[str, OSError]]  # path relative to the root, POSIX separators
+
+
+def list_files(root: Path) -> Listing:
+    files: list[Path] = []
+    unlisted: list[tuple[str, OSError]] = []
+
+    def relative(path: Path) -> str:
+        return path.relative_to(root).as_posix()
+
+    def cannot_read(error: OSError) -> None:
+        unlisted.append((relative(Path(error.filename)) + "/" if error.filename else "./", error))
+
+    for directory, _, names in os.walk(root, onerror=cannot_read):
+        for name in names:
+            path = Path(directory, name)
+            try:
+                if path.is_file():
+                    files.append(path)
+            except OSError as error:
+                unlisted.append((relative(path), error))
+    return Listing(sorted(files), sorted(unlisted, key=lambda item: item[0]))
+
+
+def _unlisted_entries(listing: Listing) -> list[tuple[str, str]]:
+    """Fingerprint entries for what could not be listed (so that fixing it makes an index stale)."""
+    return [(rel, f"unlisted: {_reason(error)}") for rel, error in listing.unlisted]
 
 
 def _fingerprint(entries: list[tuple[str, str]]) -> str:
@@ -99,7 +129,11 @@ class FileRead:
 
     @property
     def fingerprint_entry(self) -> str:
-        return f"unreadable: {self.error.strerror or self.error}" if self.error else self.sha256
+        return f"unreadable: {_reason(self.error)}" if self.error else self.sha256
+
+
+def _reason(error: OSError) -> str:
+    return error.strerror or str(error)
 
 
 def read_file(path: Path) -> FileRead:
@@ -118,8 +152,9 @@ def read_file(path: Path) -> FileRead:
 def corpus_fingerprint(root: Path) -> str:
     """sha256 over every file's relative path and content: changes whenever any file does."""
     root = Path(root)
-    reads = map(read_file, _files(root))
-    return _fingerprint([(f.path.relative_to(root).as_posix(), f.fingerprint_entry) for f in reads])
+    listing = list_files(root)
+    entries = [(f.path.relative_to(root).as_posix(), f.fingerprint_entry) for f in map(read_file, listing.files)]
+    return _fingerprint(entries + _unlisted_entries(listing))
 
 
 def load_corpus(root: Path, *, progress: bool = False) -> Corpus:
@@ -130,7 +165,8 @@ def load_corpus(root: Path, *, progress: bool = False) -> Corpus:
             f"corpus directory {str(root)!r} does not exist or is not a directory; "
             "pass --corpus DIR or set QA_CORPUS_DIR"
         )
-    files = list(_files(root))
+    listing = list_files(root)
+    files = listing.files
     documents: list[Document] = []
     skipped: list[SkippedFile] = []
     owners: dict[str, str] = {}
@@ -146,12 +182,11 @@ def load_corpus(root: Path, *, progress: bool = False) -> Corpus:
         relative = read.path.relative_to(root)
         rel = relative.as_posix()
         entries.append((rel, read.fingerprint_entry))
-        if read.error is not None:
-            reason = read.error.strerror or str(read.error)
-            skipped.append(SkippedFile(rel, f"cannot be read ({reason}); check that the file is readable"))
-            continue
         if any(part.startswith(".") for part in relative.parts):
             skipped.append(SkippedFile(rel, "hidden file"))
+            continue
+        if read.error is not None:
+            skipped.append(SkippedFile(rel, f"cannot be read ({_reason(read.error)}); check that the file is readable"))
             continue
         data = read.data
         if data is None or read.size > MAX_FILE_BYTES:
@@ -169,6 +204,9 @@ def load_corpus(root: Path, *, progress: bool = False) -> Corpus:
         doc.sha256 = read.sha256
         documents.append(doc)
 
+    for rel, error in listing.unlisted:
+        skipped.append(SkippedFile(rel, f"cannot be listed ({_reason(error)}); check its permissions"))
+    entries += _unlisted_entries(listing)
     for item in skipped:
         logger.warning("skipped %s: %s", item.path, item.reason)
     return Corpus(root=root, documents=documents, skipped=skipped, fingerprint=_fingerprint(entries))

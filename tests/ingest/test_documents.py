@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -289,19 +292,25 @@ def test_unreadable_files_are_skipped_named_and_counted(tmp_path: Path) -> None:
     assert reasons[".hidden.md"] == "hidden file"
 
 
+def _refuse_to_open(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """Opening the file called ``name`` fails as it would without read permission (the tests may
+    run as root, for whom permissions do not stop a read)."""
+    opened = Path.open
+
+    def refuse(self: Path, *args, **kwargs):
+        if self.name == name:
+            raise PermissionError(13, "Permission denied")
+        return opened(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", refuse)
+
+
 def test_a_file_that_cannot_be_opened_is_skipped_and_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Not a crash: the build goes on without it, says why, and the fingerprint still covers it."""
     (tmp_path / "good.md").write_text("## Use\n\nPain.\n", encoding="utf-8")
     (tmp_path / "locked.md").write_text("## Use\n\nFever.\n", encoding="utf-8")
-    opened = Path.open
-
-    def refuse(self: Path, *args, **kwargs):
-        if self.name == "locked.md":
-            raise PermissionError(13, "Permission denied")
-        return opened(self, *args, **kwargs)
-
     readable = load_corpus(tmp_path).fingerprint
-    monkeypatch.setattr(Path, "open", refuse)
+    _refuse_to_open(monkeypatch, "locked.md")
     corpus = load_corpus(tmp_path)
     assert [d.doc_id for d in corpus.documents] == ["good"]
     assert [(s.path, s.reason) for s in corpus.skipped] == [
@@ -316,12 +325,62 @@ def test_an_oversized_file_is_skipped_but_its_content_counts_in_the_fingerprint(
     monkeypatch.setattr(corpus_module, "MAX_FILE_BYTES", 100)
     (tmp_path / "small.md").write_text("## Use\n\nPain.\n", encoding="utf-8")
     (tmp_path / "big.md").write_text("## Use\n\n" + "Fever. " * 40, encoding="utf-8")
+    big = (tmp_path / "big.md").read_bytes()
+    read = corpus_module.read_file(tmp_path / "big.md")
+    assert read.data is None and read.size == len(big) and read.sha256 == hashlib.sha256(big).hexdigest()
     corpus = load_corpus(tmp_path)
     assert [d.doc_id for d in corpus.documents] == ["small"]
     assert [s.path for s in corpus.skipped] == ["big.md"] and "larger than" in corpus.skipped[0].reason
     assert corpus.fingerprint == corpus_fingerprint(tmp_path)
     (tmp_path / "big.md").write_text("## Use\n\n" + "Fever! " * 40, encoding="utf-8")  # same size
     assert load_corpus(tmp_path).fingerprint != corpus.fingerprint
+
+
+def test_the_fingerprint_is_the_sha256_of_every_path_and_content(tmp_path: Path) -> None:
+    """The formula existing indexes were stamped with: changing it would make every index stale."""
+    shutil.copytree(SEED_CORPUS, tmp_path / "c")
+    (tmp_path / "c" / "sub").mkdir()
+    (tmp_path / "c" / "sub" / "x.md").write_text("## A\n\nb\n", encoding="utf-8")
+    (tmp_path / "c" / ".hidden.md").write_text("## A\n\nb\n", encoding="utf-8")
+    root = tmp_path / "c"
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(
+            f"{path.relative_to(root).as_posix()}\t{hashlib.sha256(path.read_bytes()).hexdigest()}\n".encode()
+        )
+    assert load_corpus(root).fingerprint == corpus_fingerprint(root) == digest.hexdigest()
+
+
+def test_a_directory_that_cannot_be_listed_is_skipped_and_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not silently left out (as Path.rglob would): named, counted, and part of the fingerprint."""
+    (tmp_path / "good.md").write_text("## Use\n\nPain.\n", encoding="utf-8")
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked" / "inside.md").write_text("## Use\n\nFever.\n", encoding="utf-8")
+    readable = load_corpus(tmp_path)
+    assert sorted(readable.by_id()) == ["good", "locked/inside"]
+    scandir = os.scandir
+
+    def refuse(path):
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refuse)
+    corpus = load_corpus(tmp_path)
+    assert [d.doc_id for d in corpus.documents] == ["good"]
+    assert [(s.path, s.reason) for s in corpus.skipped] == [
+        ("locked/", "cannot be listed (Permission denied); check its permissions")
+    ]
+    assert corpus.fingerprint == corpus_fingerprint(tmp_path) != readable.fingerprint
+
+
+def test_an_unreadable_hidden_file_is_reported_as_hidden(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "good.md").write_text("## Use\n\nPain.\n", encoding="utf-8")
+    (tmp_path / ".locked.md").write_text("## Use\n\nFever.\n", encoding="utf-8")
+    _refuse_to_open(monkeypatch, ".locked.md")
+    assert [(s.path, s.reason) for s in load_corpus(tmp_path).skipped] == [(".locked.md", "hidden file")]
 
 
 def test_two_files_with_one_id_are_an_error_naming_both(tmp_path: Path) -> None:
