@@ -188,13 +188,12 @@ def load_corpus(root: Path, *, progress: bool = False) -> Corpus:
         if read.error is not None:
             skipped.append(SkippedFile(rel, f"cannot be read ({_reason(read.error)}); check that the file is readable"))
             continue
-        data = read.data
-        if data is None or read.size > MAX_FILE_BYTES:
+        if read.data is None:  # over MAX_FILE_BYTES: hashed, not kept
             skipped.append(SkippedFile(rel, f"larger than {MAX_FILE_BYTES // 1_000_000} MB"))
             continue
         doc_id = doc_id_for(relative)
         try:
-            doc = parse_document(decode(data), doc_id=doc_id, path=rel)
+            doc = parse_document(decode(read.data), doc_id=doc_id, path=rel)
         except UnreadableDocument as exc:
             skipped.append(SkippedFile(rel, str(exc)))
             continue
