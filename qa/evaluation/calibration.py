@@ -55,6 +55,9 @@ def calibration_for(
         model_id=model_id,
         none_below=none_below,
         strong_from=strong_from,
-        feature="multi-view score of the best of the top 3 results (an FAQ answer: its question's cosine)",
+        feature=(
+            "the default retriever's score (cosine + heading margin) of the best of the top 3 results "
+            "(an FAQ answer: its question's cosine)"
+        ),
         calibrated_on={"retriever": retriever, "sources": dict(sources), **stats},
     )

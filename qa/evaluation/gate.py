@@ -2,7 +2,8 @@
 
 ``eval/baseline.json`` holds, for each gated set (by run name: ``faq-heldout`` is the held-out
 FAQ evaluation on ``corpus/``; ``consumer-corpus-seed-heldout`` the consumer questions on the seed
-documents), section-level Recall@5 and MRR@10 per retriever. A run fails the gate when either
+documents; `medicationqa-dev` its real consumer questions, when present), section-level Hit@1,
+Recall@5 and MRR@10 per retriever. A run fails the gate when any
 falls more than ``tolerance`` (0.02) below its set's figures. To raise a baseline, update it in
 the same commit as the improvement (``qa eval ... --write-baseline eval/baseline.json`` replaces
 that run's set and keeps the others).
@@ -17,7 +18,7 @@ from typing import Any
 from qa.errors import ConfigError
 from qa.evaluation.runs import EvalRun
 
-GATED = ("recall@5", "mrr@10")
+GATED = ("hit@1", "recall@5", "mrr@10")
 TOLERANCE = 0.02
 ABOUT = (
     "CI gate: each set is a `qa eval` run (by name); a gated metric more than `tolerance` below fails. "

@@ -19,10 +19,11 @@ remains.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from qa.errors import QAError
 from qa.indexing.chunking import Chunk
@@ -213,6 +214,66 @@ def judge(chunk: Chunk, golds: Iterable[Gold]) -> tuple[bool, bool]:
     return section_ok, doc_ok
 
 
+def section_lines(record: DocumentRecord) -> dict[str, list[tuple[int, int]]]:
+    """Each top-level section's lines in the source file, by heading key: the heading's line to the
+    last line of its text and of its subsections (a label may head several sections)."""
+    out: dict[str, list[tuple[int, int]]] = {}
+    current: list[int] | None = None
+    for entry in record.outline:
+        if entry.line_start is None or entry.line_end is None:
+            continue
+        if len(entry.heading_path) == 2:
+            current = [entry.line_start, entry.line_end]
+            out.setdefault(heading_key(entry.heading_path[1]), []).append((current[0], current[1]))
+        elif len(entry.heading_path) > 2 and current is not None:
+            ranges = out[heading_key(entry.heading_path[1])]
+            ranges[-1] = (ranges[-1][0], max(ranges[-1][1], entry.line_end))
+    return out
+
+
+def judge_lines(
+    doc_id: str, lines: tuple[int, int], golds: Iterable[Gold], sections: Mapping[str, list[tuple[int, int]]]
+) -> tuple[bool, bool]:
+    """``judge`` for a passage known only by its document and its lines (first, last; 1-based): as
+    for our passages, correct at section level when it overlaps a gold section. For passages cut
+    by another pipeline, which may span several sections (``eval/bench_peer.py``)."""
+    first, last = lines
+    section_ok = doc_ok = False
+    for gold in golds:
+        if doc_id != gold.doc:
+            continue
+        doc_ok = True
+        ranges = sections.get(heading_key(gold.section), []) if gold.section != ANY_SECTION else [(first, last)]
+        if any(a <= last and first <= b for a, b in ranges):
+            section_ok = True
+    return section_ok, doc_ok
+
+
+class Recognises(Protocol):
+    lexicon: Any  # with ``vocabulary``: the corpus's words
+
+    def recognise(self, question: str) -> Sequence[Any]: ...
+
+
+def absent_here(negatives: Sequence[EvalItem], recogniser: Recognises) -> tuple[list[EvalItem], list[EvalItem]]:
+    """Split off the ``absent-drug`` questions whose ``drug`` this corpus mentions after all, which
+    would not be negatives here: (kept, left out). Mentioned means recognised by name, or written in
+    the corpus's text (every word of it in the corpus vocabulary: the rule the questions were chosen
+    by, a search of every file, ``eval/README.md``)."""
+    kept, present = [], []
+    vocabulary = recogniser.lexicon.vocabulary
+    for item in negatives:
+        drug = item.extra.get("drug")
+        named = item.extra.get("category") == "absent-drug" and isinstance(drug, str) and drug.strip()
+        words = re.findall(r"[^\W_]+", str(drug).casefold())
+        in_text = bool(words) and all(w in vocabulary for w in words)
+        if named and (in_text or any(m.rule == "name" for m in recogniser.recognise(str(drug)))):
+            present.append(item)
+        else:
+            kept.append(item)
+    return kept, present
+
+
 def load_negatives(path: Path) -> list[EvalItem]:
     """Questions the corpus cannot answer: one ``{id, question, ...}`` per line."""
     path = Path(path)
@@ -229,6 +290,7 @@ def load_negatives(path: Path) -> list[EvalItem]:
         except (json.JSONDecodeError, KeyError, AttributeError, TypeError, AssertionError):
             raise EvalFileError(f"{path} line {number}: expected an object with a non-empty 'question'") from None
         extra = {k: v for k, v in data.items() if k not in {"id", "question"}}
+        extra.setdefault("category", f"{path.parent.name}/{path.stem}")  # uncategorised: named by the file
         items.append(EvalItem(str(data.get("id", number)), question, (), answerable=False, line=number, extra=extra))
     if not items:
         raise EvalFileError(f"file of unanswerable questions {path} is empty")

@@ -27,7 +27,7 @@ from qa.indexing.manifest import sha256_file as file_sha256
 
 FORMAT = "qa-lora/1"
 ADAPTERS = Path(__file__).parent / "adapters"
-BUNDLED_ADAPTER = ADAPTERS / "medquad-lora.safetensors"
+BUNDLED_ADAPTER = ADAPTERS / "medquad.safetensors"
 NO_ADAPTER = "none"
 BUNDLED = "bundled"
 MAX_BYTES = 5 * 1024 * 1024  # what may be committed

@@ -25,7 +25,7 @@ from qa.indexing.previous import Previous, load_previous
 from qa.indexing.probes import check_encoder, probe_record
 from qa.indexing.records import document_record
 from qa.indexing.storage import Index, IndexParts, load_index, write_atomically, write_index_files
-from qa.indexing.views import HEADING, SENTENCE, build_heading_view, build_sentence_view
+from qa.indexing.views import HEADING, SENTENCE, build_heading_view, build_sentence_view, empty_sentence_view
 from qa.ingest.corpus import Corpus, corpus_fingerprint, load_corpus
 from qa.ingest.documents import Document, SkippedFile
 
@@ -166,11 +166,14 @@ def build_index(
     vectors, reused = embed_with_reuse(embedder, texts, previous, progress=progress)
     lap("embed")
     heading = build_heading_view(chunks, lambda lines: embed_with_reuse(embedder, lines, previous)[0])
-    sentence = build_sentence_view(
-        chunks,
-        lambda texts: embed_with_reuse(embedder, texts, previous, progress=progress, what="sentence")[0],
-        reuse=old.sentences,
-    )
+    if chunking.sentence_view:
+        sentence = build_sentence_view(
+            chunks,
+            lambda texts: embed_with_reuse(embedder, texts, previous, progress=progress, what="sentence")[0],
+            reuse=old.sentences,
+        )
+    else:
+        sentence = empty_sentence_view(len(chunks), embedder.dimension)
     lap("views")
     bm25 = Bm25Index.build(texts, reuse=old.tokens)
     lexicon = Lexicon.from_documents(corpus.documents, drugs)

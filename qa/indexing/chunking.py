@@ -38,6 +38,7 @@ class ChunkSettings:
     overlap_tokens: int
     include_faq: bool = True  # False for held-out evaluation: FAQ sections are not indexed
     drug_dictionary: bool = True  # take drug names from the drug dictionary into the lexicon
+    sentence_view: bool = False  # embed every sentence too (only the ablations and chat's quotes read it)
 
     def as_dict(self) -> dict[str, int | bool]:
         return {
@@ -45,6 +46,7 @@ class ChunkSettings:
             "overlap_tokens": self.overlap_tokens,
             "include_faq": self.include_faq,
             "drug_dictionary": self.drug_dictionary,
+            "sentence_view": self.sentence_view,
         }
 
 

@@ -79,7 +79,14 @@ def load_previous(
     except _READ_ERRORS:
         return Previous()
     previous = Previous()
-    same_chunking = manifest.get("chunking") == chunking.as_dict() and manifest.get("package_version") == __version__
+
+    def chunk_rules(settings: Any) -> Any:  # what decides the chunks (not which views are embedded)
+        return {k: v for k, v in settings.items() if k != "sentence_view"} if isinstance(settings, dict) else settings
+
+    same_chunking = (
+        chunk_rules(manifest.get("chunking")) == chunk_rules(chunking.as_dict())
+        and manifest.get("package_version") == __version__
+    )
     if same_chunking:
         previous.chunks_of = _chunks_by_document(index_dir, manifest, chunks)
     texts = [chunk_embedding_text(c) for c in chunks]

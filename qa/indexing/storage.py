@@ -184,7 +184,9 @@ def load_index(index_dir: Path) -> Index:
         lexicon = Lexicon.load(index_dir / LEXICON_FILE)
         faqs = FaqStore.load(index_dir)
         heading = load_heading_view(index_dir, len(chunks), dimension)
-        sentence = load_sentence_view(index_dir, len(chunks), dimension)
+        described = manifest.get("views", {}).get("sentence", {})
+        built = not (isinstance(described, dict) and described.get("built") is False)
+        sentence = load_sentence_view(index_dir, len(chunks), dimension, built=built)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise IndexCorruptError(f"the index at {index_dir} cannot be read ({exc}); {rebuild}") from None
     if bm25.size != len(chunks):

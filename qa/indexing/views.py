@@ -106,12 +106,21 @@ class SentenceView:
         np.maximum.at(out, owner, scores)
         return out
 
+    built: bool = True  # False: the index was built without the view (``empty_sentence_view``)
+
     def describe(self) -> dict[str, object]:
+        if not self.built:
+            return {"sentences": 0, "built": False, "embeds": "nothing (QA_SENTENCE_VIEW=false)"}
         return {
             "sentences": len(self.vectors),
             "embeds": "heading: sentence, for each sentence of each chunk",
             "rules": rules_digest(),
         }
+
+
+def empty_sentence_view(chunks: int, dimension: int) -> SentenceView:
+    """The sentence view of an index built without it: no rows for any chunk."""
+    return SentenceView(np.zeros((0, dimension), dtype=np.float16), np.zeros(chunks + 1, dtype=np.int64), False)
 
 
 @dataclass(frozen=True)
@@ -168,7 +177,7 @@ def save_sentence_view(view: SentenceView, directory: Path) -> None:
     np.save(target / "sentence_offsets.npy", view.offsets)
 
 
-def load_sentence_view(directory: Path, chunks: int, dimension: int) -> SentenceView:
+def load_sentence_view(directory: Path, chunks: int, dimension: int, *, built: bool = True) -> SentenceView:
     source = Path(directory) / VIEWS_DIR
     vectors = np.load(source / "sentence.npy", allow_pickle=False, mmap_mode="r")
     offsets = np.load(source / "sentence_offsets.npy", allow_pickle=False)
@@ -176,7 +185,9 @@ def load_sentence_view(directory: Path, chunks: int, dimension: int) -> Sentence
         raise ValueError(f"sentence view offsets do not describe {chunks} chunks and {len(vectors)} sentences")
     if len(vectors) and vectors.shape[1] != dimension:
         raise ValueError(f"sentence vectors have dimension {vectors.shape[1]}, not {dimension}")
-    return SentenceView(vectors, offsets)
+    if not built and len(vectors):
+        raise ValueError("the manifest says the sentence view was not built, yet it has sentences")
+    return SentenceView(vectors, offsets, built)
 
 
 # ---------------------------------------------------------------- reuse
@@ -187,7 +198,7 @@ def reusable_sentences(
     (``build_sentence_view``), if they were split by today's rules (``described``: its
     manifest's ``views.sentence``); else None, and every sentence is embedded again: an index
     split by other rules, or from before the digest, cannot say which text a vector embeds."""
-    if not isinstance(described, dict) or described.get("rules") != rules_digest():
+    if not isinstance(described, dict) or described.get("rules") != rules_digest() or not described.get("sentences"):
         return None
     try:
         view = load_sentence_view(Path(directory), len(chunks), dimension)

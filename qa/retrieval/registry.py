@@ -48,12 +48,13 @@ class RankingRetriever:
 
     name = ""
     rules: frozenset[str] | None = None  # drug-name recognition rules (None: all of them)
+    add_names = "all"  # which recognised names join the searched text (``Searcher.prepare``)
 
     def __init__(self, searcher: Searcher) -> None:
         self.searcher = searcher
 
     def prepare(self, question: str, filters: Filters | None = None) -> Query:
-        return self.searcher.prepare(question, filters, rules=self.rules)
+        return self.searcher.prepare(question, filters, rules=self.rules, add_names=self.add_names)
 
     def rank(self, query: Query, n: int) -> Ranking:
         raise NotImplementedError

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import faiss
 import numpy as np
 
-from qa.errors import UnknownFilterError
+from qa.errors import ConfigError, UnknownFilterError
 from qa.indexing.bm25 import Bm25Index
 from qa.indexing.chunking import Chunk
 from qa.indexing.embedding import Embedder
@@ -39,7 +39,9 @@ def top_n(scores: np.ndarray, n: int) -> list[tuple[int, float]]:
 
 
 VIEWS = ("heading", "sentence")
+ADD_NAMES = ("misspelt", "all", "none")  # which recognised names ``prepare`` adds to the searched text
 CONFIDENCE_DEPTH = 3  # the match signal looks at the top 3 results
+SIGNAL_VIEWS = ("heading",)  # the views of the default retriever, which the match signal's score is
 
 
 class Searcher:
@@ -108,12 +110,29 @@ class Searcher:
             self._recognisers[rules] = Recogniser(self.index.lexicon, rules)
         return self._recognisers[rules]
 
-    def prepare(self, question: str, filters: Filters | None = None, *, rules: frozenset[str] | None = None) -> Query:
-        """Recognise drug names (with the given recognition rules; default all), add the canonical
-        names of those written otherwise to the searched text, and turn filters into a mask."""
+    def prepare(
+        self,
+        question: str,
+        filters: Filters | None = None,
+        *,
+        rules: frozenset[str] | None = None,
+        add_names: str = "misspelt",
+    ) -> Query:
+        """Recognise drug names (with the given recognition rules; default all), add canonical names
+        to the searched text, and turn filters into a mask. ``add_names``: ``misspelt`` adds the
+        name of a drug the question misspells (edit, sound, joined, split, rare: not as the corpus
+        writes it); ``all`` also the generic of a brand name and the names an abbreviation folds to;
+        ``none`` searches the question as written. A brand name written right is left alone: on real
+        questions its generic pulled the search towards the generic's own page (README, Results)."""
+        if add_names not in ADD_NAMES:
+            raise ValueError(f"add_names must be one of {', '.join(ADD_NAMES)}, got {add_names!r}")
         mentions = self.recogniser_for(rules).recognise(question)
         present = normalize(question)
-        extra = [m.name for m in mentions if normalize(m.name) not in present]
+        if add_names == "all":
+            added = mentions
+        else:
+            added = [m for m in mentions if not m.exact] if add_names == "misspelt" else []
+        extra = [m.name for m in added if normalize(m.name) not in present]
         search_text = " ".join([question, *dict.fromkeys(extra)])
         allowed = self._mask(filters)
         rows = sorted({r for m in mentions for d in m.doc_ids for r in self._doc_rows.get(d, [])})
@@ -179,19 +198,25 @@ class Searcher:
         if view == "heading":
             scores = self.index.heading.vectors[self.index.heading.of_chunk[rows]] @ question
         elif view == "sentence":
+            if not self.index.sentence.built:
+                raise ConfigError(
+                    f"the index at {self.index.path} was built without the sentence view, which this retriever "
+                    "reads; rebuild it with QA_SENTENCE_VIEW=true"
+                )
             scores = self.index.sentence.best(question, rows)
         else:
             raise ValueError(f"unknown view {view!r}; choose from {', '.join(VIEWS)}")
         return np.maximum(0.0, scores - self.reference(query))
 
     def evidence(self, query: Query, hits: Sequence[Hit]) -> Evidence:
-        """What the match signal rests on: the best multi-view score among the top 3 results (an
-        FAQ answer counts with its question's cosine), and drugs named that the corpus lacks."""
+        """What the match signal rests on: the best score of the default retriever (cosine plus the
+        heading line's margin) among the top 3 results, whatever the mode (an FAQ answer counts with
+        its question's cosine), and drugs named that the corpus lacks."""
         top = hits[:CONFIDENCE_DEPTH]
         scores = [h.similarity for h in top if h.kind == "faq" and h.similarity is not None]
         rows = np.array([self.row_of[h.chunk.id] for h in top if h.kind != "faq"], dtype=np.int64)
         if len(rows):
-            scores += self.view_scores(query, rows).tolist()
+            scores += self.view_scores(query, rows, SIGNAL_VIEWS).tolist()
         named = [(m.start, m.end) for m in query.mentions]
         unknown = unknown_drugs(query.text, self.known_word, named)
         unknown += [n for n in self.recogniser.absent_drugs(query.text, query.mentions) if n not in unknown]

@@ -74,6 +74,7 @@ def chunk_settings(settings: Settings, embedder: Embedder) -> ChunkSettings:
         max_tokens=min(settings.max_chunk_tokens, embedder.max_tokens),
         overlap_tokens=settings.chunk_overlap_tokens,
         drug_dictionary=settings.drug_dictionary,
+        sentence_view=settings.sentence_view,
     )
 
 

@@ -5,7 +5,16 @@ from pathlib import Path
 
 import pytest
 
-from qa.evaluation.goldsets import EvalFileError, Gold, GoldIndex, judge, load_eval_file, parse_lines
+from qa.evaluation.goldsets import (
+    EvalFileError,
+    Gold,
+    GoldIndex,
+    judge,
+    judge_lines,
+    load_eval_file,
+    parse_lines,
+    section_lines,
+)
 from qa.indexing.chunking import Chunk
 
 
@@ -119,3 +128,66 @@ def test_judge_section_and_document() -> None:
     assert judge(chunk("x", "X"), golds) == (False, True)  # text before the first heading
     assert judge(chunk("y", "Y", "Anything"), golds) == (True, True)
     assert judge(chunk("z", "Z", "Dosage"), golds) == (False, False)
+
+
+def _monograph_record():
+    from qa.indexing.chunking import chunk_documents
+    from qa.indexing.records import document_record
+    from qa.ingest.markdown import parse_markdown
+    from tests.conftest import FAKE_CHUNKING
+    from tests.fakes import FakeEmbedder
+
+    text = "# Drug\n\n## Uses\n\nTreats pain.\n\n### In children\n\nHalf the dose.\n\n## Dosage\n\n4 mg daily.\n"
+    doc = parse_markdown(text, doc_id="drug", path="drug.md")
+    return document_record(doc, chunk_documents([doc], FAKE_CHUNKING, FakeEmbedder().count_tokens))
+
+
+def test_section_lines_span_a_section_and_its_subsections() -> None:
+    lines = section_lines(_monograph_record())
+    assert lines == {"uses": [(3, 9)], "dosage": [(11, 13)]}
+
+
+@pytest.mark.parametrize(
+    ("span", "golds", "verdict"),
+    [
+        ((5, 5), [Gold("drug", "Uses")], (True, True)),  # inside the section
+        ((8, 12), [Gold("drug", "Dosage")], (True, True)),  # overlaps it from the section above
+        ((5, 5), [Gold("drug", "Dosage")], (False, True)),  # the right document only
+        ((5, 5), [Gold("other", "Uses")], (False, False)),
+        ((1, 1), [Gold("drug", "*")], (True, True)),  # any section of the document
+        ((5, 5), [Gold("drug", "Storage")], (False, True)),  # a section the document lacks
+    ],
+)
+def test_judge_lines_counts_overlap_with_a_gold_section(span, golds, verdict) -> None:
+    assert judge_lines("drug", span, golds, section_lines(_monograph_record())) == verdict
+
+
+def test_a_negative_without_a_category_is_named_by_its_file(tmp_path: Path) -> None:
+    from qa.evaluation.goldsets import load_negatives
+
+    path = tmp_path / "devset" / "unanswerable.jsonl"
+    path.parent.mkdir()
+    path.write_text(line(id="n1", question="how long does it stay in urine") + "\n" + line(
+        id="n2", question="capital of France?", category="off-topic") + "\n")  # fmt: skip
+    items = load_negatives(path)
+    assert [i.extra["category"] for i in items] == ["devset/unanswerable", "off-topic"]
+
+
+def test_an_absent_drug_the_corpus_has_is_left_out(fake_index_dir: Path) -> None:
+    from qa.evaluation.goldsets import EvalItem, absent_here
+    from qa.indexing.storage import load_index
+    from qa.retrieval.recognition import Recogniser
+
+    recogniser = Recogniser(load_index(fake_index_dir).lexicon)
+
+    def absent(item_id: str, drug: str) -> EvalItem:
+        return EvalItem(
+            item_id, f"Is {drug} safe?", (), answerable=False, extra={"category": "absent-drug", "drug": drug}
+        )
+
+    here, away = absent("a", "Imnovid"), absent("b", "zolpidem")
+    other = EvalItem("c", "Tell me a joke", (), answerable=False, extra={"category": "off-topic"})
+    # Named in passing (the monograph lists warfarin among interacting drugs): not absent either.
+    passing = absent("d", "Warfarin")
+    kept, left_out = absent_here([here, away, other, passing], recogniser)
+    assert [i.id for i in kept] == ["b", "c"] and [i.id for i in left_out] == ["a", "d"]

@@ -139,14 +139,17 @@ def test_the_bundled_adapter_changes_the_real_model_and_its_indexes(real_embedde
     from qa.indexing.embedding import SentenceTransformerEmbedder
     from qa.retrieval.searcher import Searcher
 
+    # The default encoder (real_embedder, ONNX) carries the bundled adapter; torch merges it alike.
     adapted = SentenceTransformerEmbedder("all-MiniLM-L6-v2", adapter="bundled")
-    assert adapted.model_id == f"{BASE}+adapter:{file_sha256(BUNDLED_ADAPTER)[:16]}"
+    base = SentenceTransformerEmbedder("all-MiniLM-L6-v2", adapter="none")
+    assert adapted.model_id == real_embedder.model_id == f"{BASE}+adapter:{file_sha256(BUNDLED_ADAPTER)[:16]}"
     question = ["how long does pomalidomide stay in your system"]
-    base_vector, adapted_vector = real_embedder.embed(question)[0], adapted.embed(question)[0]
+    base_vector, adapted_vector = base.embed(question)[0], adapted.embed(question)[0]
     assert 0.5 < float(base_vector @ adapted_vector) < 0.9999  # merged: close to the base, not equal
     assert np.isclose(np.linalg.norm(adapted_vector), 1.0, atol=1e-5)
-    with pytest.raises(IndexMismatchError, match="built with no adapter"):
-        Searcher(load_index(real_index_dir), adapted)
+    assert float(real_embedder.embed(question)[0] @ adapted_vector) > 0.9999  # ONNX export of the same merge
+    with pytest.raises(IndexMismatchError, match="built with adapter"):
+        Searcher(load_index(real_index_dir), base)
 
 
 def test_the_bundled_adapter_has_its_own_match_calibration() -> None:

@@ -219,3 +219,29 @@ def test_without_source_code_the_rules_digest_never_matches(monkeypatch: pytest.
     monkeypatch.setattr(inspect, "getsource", no_source)
     first, second = (sentences.source_digest(sentences.chunk_sentences) for _ in range(2))
     assert first.startswith("nosource-") and first != second  # so nothing is reused, and nothing breaks
+
+
+def test_without_the_sentence_view_no_sentence_is_embedded_and_its_readers_say_why(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from qa.errors import ConfigError
+    from qa.retrieval.catalog import make_retrievers
+    from qa.retrieval.searcher import Searcher
+
+    embedder = FakeEmbedder()
+    build_index(SEED_CORPUS, tmp_path / "index", embedder, replace(FAKE_CHUNKING, sentence_view=False))
+    index = load_index(tmp_path / "index")
+    assert not index.sentence.built and len(index.sentence.vectors) == 0
+    assert index.manifest["views"]["sentence"]["built"] is False
+    assert not set(embedder.seen) & set(sentence_texts(index.chunks)[0])
+    retrievers = make_retrievers(["multiview", "multiview+sentence"], Searcher(index, embedder))
+    query = retrievers["multiview"].prepare("pomalidomide dose")
+    assert retrievers["multiview"].search(query, 3)  # the default needs no sentence
+    with pytest.raises(ConfigError, match="QA_SENTENCE_VIEW=true"):
+        retrievers["multiview+sentence"].search(query, 3)
+    # Turning the view on later is a rebuild that keeps every other vector.
+    again = FakeEmbedder()
+    build_index(SEED_CORPUS, tmp_path / "index", again, FAKE_CHUNKING)
+    rebuilt = load_index(tmp_path / "index")
+    assert rebuilt.sentence.built and len(rebuilt.sentence.vectors) > 0
+    assert not set(again.seen) & {c.context + "\n" + c.text for c in rebuilt.chunks}

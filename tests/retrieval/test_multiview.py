@@ -76,8 +76,8 @@ def test_a_full_heading_scan_finds_sections_of_documents_the_text_view_missed(se
 
 
 def test_sentences_are_scored_for_the_best_placed_candidates_only(searcher: Searcher, monkeypatch) -> None:
-    retrievers = make_retrievers(["multiview", "multiview-all-sentences"], searcher)
-    limited, everything = retrievers["multiview"], retrievers["multiview-all-sentences"]
+    retrievers = make_retrievers(["multiview+sentence", "multiview-all-sentences"], searcher)
+    limited, everything = retrievers["multiview+sentence"], retrievers["multiview-all-sentences"]
     scored: list[int] = []
     original = searcher.margin
 
@@ -105,10 +105,10 @@ def test_filters_hold_for_every_view(searcher: Searcher) -> None:
 
 def test_ablations_are_registered() -> None:
     names = set(RETRIEVERS)
-    assert {"views:chunk", "views:chunk+heading", "views:chunk+sentence", "views:chunk+heading+sentence"} <= names
+    assert {"views:chunk", "views:chunk+heading+sentence", "multiview-v1"} <= names
     assert {f"multiview-no-{rule}" for rule in RULES - {"name"}} <= names
     assert {"multiview-basic-names", "multiview-no-names", "multiview+bm25", "multiview+boost"} <= names
-    assert {"multiview-no-bm25", "multiview-ungated-bm25"} <= names
+    assert {"multiview+sentence", "multiview+bm25docs", "multiview-ungated-bm25docs", "multiview+all-names"} <= names
 
 
 def _bm25_finds(searcher: Searcher, monkeypatch, scored: list[tuple[str, float]]) -> None:
@@ -122,30 +122,30 @@ def _bm25_finds(searcher: Searcher, monkeypatch, scored: list[tuple[str, float]]
 def test_bm25_picks_the_document_that_owns_the_words_and_the_views_pick_its_section(
     searcher: Searcher, monkeypatch
 ) -> None:
-    retrievers = make_retrievers(["multiview", "multiview-no-bm25"], searcher)
+    retrievers = make_retrievers(["multiview+bm25docs", "multiview"], searcher)
     question = "Dosage Adjustments for renal impairment"
-    views = [row for row, _ in retrievers["multiview-no-bm25"].rank(retrievers["multiview"].prepare(question), 100)]
+    views = [row for row, _ in retrievers["multiview"].rank(retrievers["multiview"].prepare(question), 100)]
     chunks = searcher.index.chunks
     other = next(d for d in dict.fromkeys(chunks[r].doc_id for r in views) if d != chunks[views[0]].doc_id)
     _bm25_finds(searcher, monkeypatch, [(other, 12.0)])  # only it holds the words
-    fused = [row for row, _ in retrievers["multiview"].rank(retrievers["multiview"].prepare(question), 100)]
+    fused = [row for row, _ in retrievers["multiview+bm25docs"].rank(retrievers["multiview"].prepare(question), 100)]
     assert chunks[fused[0]].doc_id == other  # BM25's document leads ...
     assert [r for r in fused if chunks[r].doc_id == other] == [r for r in views if chunks[r].doc_id == other]
     # ... but within it the sections keep the views' order.
 
 
 def test_near_duplicate_pages_leave_the_choice_to_the_views(searcher: Searcher, monkeypatch) -> None:
-    retrievers = make_retrievers(["multiview", "multiview-no-bm25", "multiview-ungated-bm25"], searcher)
+    retrievers = make_retrievers(["multiview+bm25docs", "multiview", "multiview-ungated-bm25docs"], searcher)
     question = "Dosage Adjustments for renal impairment"
-    views = retrievers["multiview-no-bm25"].rank(retrievers["multiview"].prepare(question), 100)
+    views = retrievers["multiview"].rank(retrievers["multiview"].prepare(question), 100)
     chunks = searcher.index.chunks
     top = chunks[views[0][0]].doc_id
     other = next(chunks[r].doc_id for r, _ in views if chunks[r].doc_id != top)
     # Two documents score almost alike (9.5 > 0.9 * 10): the gate stays shut.
     _bm25_finds(searcher, monkeypatch, [(other, 10.0), (top, 9.5)])
-    gated = retrievers["multiview"].rank(retrievers["multiview"].prepare(question), 100)
+    gated = retrievers["multiview+bm25docs"].rank(retrievers["multiview"].prepare(question), 100)
     assert [r for r, _ in gated] == [r for r, _ in views]
-    ungated = retrievers["multiview-ungated-bm25"]
+    ungated = retrievers["multiview-ungated-bm25docs"]
     moved = ungated.rank(ungated.prepare(question), 100)
     doc_number = {chunks[r].doc_id: int(searcher.doc_of_row[r]) for r, _ in views}
     s = searcher.settings
@@ -173,14 +173,14 @@ def test_no_names_means_no_recognition(searcher: Searcher) -> None:
 def test_the_gate_setting_reaches_the_retriever(fake_index_dir: Path, monkeypatch) -> None:
     open_gate = Searcher(load_index(fake_index_dir), FakeEmbedder(), Settings(bm25_document_gate=1.0).retrieval())
     assert open_gate.settings.bm25_document_gate == 1.0
-    retrievers = make_retrievers(["multiview", "multiview-no-bm25"], open_gate)
+    retrievers = make_retrievers(["multiview+bm25docs", "multiview"], open_gate)
     question = "Dosage Adjustments for renal impairment"
-    views = retrievers["multiview-no-bm25"].rank(retrievers["multiview"].prepare(question), 100)
+    views = retrievers["multiview"].rank(retrievers["multiview"].prepare(question), 100)
     chunks = open_gate.index.chunks
     top = chunks[views[0][0]].doc_id
     other = next(chunks[r].doc_id for r, _ in views if chunks[r].doc_id != top)
     _bm25_finds(open_gate, monkeypatch, [(other, 10.0), (top, 9.5)])  # shut at 0.9, open at 1.0
-    fused = retrievers["multiview"].rank(retrievers["multiview"].prepare(question), 100)
+    fused = retrievers["multiview+bm25docs"].rank(retrievers["multiview"].prepare(question), 100)
     assert [r for r, _ in fused] != [r for r, _ in views]
 
 
@@ -202,9 +202,18 @@ def test_the_gate_sees_the_runner_up_document_even_when_one_document_fills_the_t
 
     monkeypatch.setattr(searcher, "bm25", bm25)
     monkeypatch.setattr(searcher, "settings", replace(searcher.settings, candidates=len(own)))
-    retrievers = make_retrievers(["multiview", "multiview-no-bm25"], searcher)
+    retrievers = make_retrievers(["multiview+bm25docs", "multiview"], searcher)
     question = "Dosage Adjustments for renal impairment"
-    gated = retrievers["multiview"].rank(retrievers["multiview"].prepare(question), 10)
-    views = retrievers["multiview-no-bm25"].rank(retrievers["multiview"].prepare(question), 10)
+    gated = retrievers["multiview+bm25docs"].rank(retrievers["multiview"].prepare(question), 10)
+    views = retrievers["multiview"].rank(retrievers["multiview"].prepare(question), 10)
     assert asked == [len(own), searcher.size]  # the first list held one document: look further
     assert [r for r, _ in gated] == [r for r, _ in views]  # 9.8 > 0.9 * 10: the gate stays shut
+
+
+def test_the_default_searches_the_question_as_written_and_still_recognises_names(searcher: Searcher) -> None:
+    retrievers = make_retrievers(["multiview", "multiview+misspelt-names", "multiview+all-names"], searcher)
+    question = "how much pomalidomid with Imnovid"
+    plain = retrievers["multiview"].prepare(question)
+    assert plain.search_text == question and {m.name for m in plain.mentions} == {"Pomalidomide"}
+    assert retrievers["multiview+misspelt-names"].prepare(question).search_text == question + " Pomalidomide"
+    assert retrievers["multiview+all-names"].prepare(question).search_text == question + " Pomalidomide"

@@ -40,10 +40,22 @@ def test_every_mode_returns_k_ranked_distinct_results(service: QAService, mode: 
 
 
 def test_brand_name_is_expanded_and_boosts_the_drug(service: QAService) -> None:
-    query = service.searcher.prepare("Should I stop Imnovid during an infection?")
+    query = service.searcher.prepare("Should I stop Imnovid during an infection?", add_names="all")
     assert query.search_text.endswith(" Pomalidomide")
     assert [(m.name, m.matched_text) for m in query.mentions] == [("Pomalidomide", "Imnovid")]
     assert len(query.entity_rows) == len(service.index.chunks)  # both seed documents are about it
+
+
+def test_by_default_only_a_misspelt_name_joins_the_searched_text(service: QAService) -> None:
+    brand = service.searcher.prepare("Should I stop Imnovid during an infection?")
+    assert brand.search_text == brand.text  # written as the corpus writes it: searched as written
+    assert [m.name for m in brand.mentions] == ["Pomalidomide"]  # still recognised (entities, signal)
+    typo = service.searcher.prepare("how much pomalidomid should I take")
+    assert typo.search_text.endswith(" Pomalidomide")
+    plain = service.searcher.prepare("how much pomalidomid should I take", add_names="none")
+    assert plain.search_text == plain.text
+    with pytest.raises(ValueError, match="add_names"):
+        service.searcher.prepare("dose", add_names="some")
 
 
 def test_doc_filter_applies_before_ranking_and_still_fills_k(service: QAService) -> None:

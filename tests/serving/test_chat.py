@@ -73,6 +73,26 @@ def test_a_turn_embeds_only_the_question_once_sentence_vectors_exist(fake_index_
     assert kinds == {"passage", "faq"}  # both kinds of place were quoted
 
 
+def test_without_the_sentence_view_a_passage_is_embedded_once_and_quoted_alike(fake_index_dir, tmp_path) -> None:
+    from dataclasses import replace
+
+    from qa.indexing.build import build_index
+    from qa.indexing.storage import load_index
+    from tests.conftest import FAKE_CHUNKING, SEED_CORPUS
+    from tests.fakes import FakeEmbedder
+
+    build_index(SEED_CORPUS, tmp_path / "index", FakeEmbedder(), replace(FAKE_CHUNKING, sentence_view=False))
+    embedder = FakeEmbedder()
+    plain = QAService(load_index(tmp_path / "index"), embedder)
+    stored = QAService(load_index(fake_index_dir), FakeEmbedder())
+    question = [Message("user", "Pomalidomide dosage for multiple myeloma?")]
+    first = chat(plain, question)
+    before = embedder.texts_embedded
+    again = chat(plain, question)
+    assert embedder.texts_embedded - before == 1  # the passages' sentences were kept from the first turn
+    assert again.answer == first.answer == chat(stored, question).answer  # the same quotes as stored vectors give
+
+
 def test_stored_sentence_vectors_pick_what_fresh_ones_would(fake_index_dir) -> None:
     from qa.indexing.storage import load_index
     from qa.serving.chat import _pick_sentences

@@ -46,9 +46,8 @@ class QueryRequest(BaseModel):
     k: WholeNumber = Field(5, ge=1, le=MAX_K, description=f"How many results to return, 1 to {MAX_K}.")
     mode: Literal["multiview", "hybrid", "dense", "bm25"] = Field(
         "multiview",
-        description="multiview (default): each passage's text, heading line and sentences matched against the "
-        "question, a view other than the text counting by how much it beats the best text match, and BM25 choosing "
-        "between documents when one document owns the question's words; hybrid: dense "
+        description="multiview (default): each passage's text and its heading line matched against the question "
+        "as written, the heading counting by how much it beats the best text match; hybrid: dense "
         "and BM25 fused, drugs named in the question boosted; dense: embedding similarity of passage texts only; "
         "bm25: keyword ranking only.",
     )
