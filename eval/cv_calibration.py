@@ -21,10 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "eval"))
 
-from cv_select import families, folds  # noqa: E402
+from cv_select import folds, question_families  # noqa: E402
 
 from qa.evaluation.calibration import GOOD_WITHIN, answered_in_report  # noqa: E402
-from qa.ingest.corpus import load_corpus  # noqa: E402
 from qa.retrieval.signal import Answered, calibrate  # noqa: E402
 
 
@@ -38,14 +37,10 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    eval_file = args.eval_file or args.corpus.parent / "eval.jsonl"
-    if not args.corpus.is_dir() or not eval_file.is_file():
-        sys.exit(f"skipped: {args.corpus} or {eval_file} is absent")
-    gold = {str(r["id"]): r["doc"] for r in map(json.loads, filter(str.strip, eval_file.read_text().splitlines()))}
-    family = families({d.doc_id: d.title for d in load_corpus(args.corpus).documents})
+    family_of = question_families(args.corpus, args.eval_file)
     rows = [json.loads(line) for line in (args.report / "questions.jsonl").read_text(encoding="utf-8").splitlines()]
     rows = [r for r in rows if r["retriever"] == args.retriever and r["answerable"] and r["confidence"] is not None]
-    fold_of = folds({r["id"]: family.get(gold.get(r["id"], ""), r["id"]) for r in rows}, args.folds, args.seed)
+    fold_of = folds({r["id"]: family_of.get(r["id"], r["id"]) for r in rows}, args.folds, args.seed)
     others = {str(p): answered_in_report(p, args.retriever)[0] for p in args.others}
     none = strong = strong_good = 0
     for f in range(args.folds):

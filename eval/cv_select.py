@@ -52,7 +52,7 @@ def families(titles: dict[str, str]) -> dict[str, str]:
 
     owner: dict[str, str] = {}
     for doc, title in sorted(titles.items()):
-        for word in title_words(title) or {doc}:
+        for word in sorted(title_words(title)) or [doc]:  # sorted: set order changes with the hash seed
             if word in owner:
                 parent[find(doc)] = find(owner[word])
             else:
@@ -79,6 +79,17 @@ def folds(question_family: dict[str, str], k: int, seed: int) -> dict[str, int]:
     return out
 
 
+def question_families(corpus: Path, eval_file: Path | None) -> dict[str, str]:
+    """Question id -> the family of its gold document (``eval.jsonl`` beside the corpus by default);
+    exits, saying so, when the set is absent."""
+    eval_file = eval_file or corpus.parent / "eval.jsonl"
+    if not corpus.is_dir() or not eval_file.is_file():
+        sys.exit(f"skipped: {corpus} or {eval_file} is absent")
+    rows = [json.loads(line) for line in eval_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    family = families({d.doc_id: d.title for d in load_corpus(corpus).documents})
+    return {str(r["id"]): family.get(r["doc"], str(r["id"])) for r in rows}
+
+
 def read_ranks(report: Path) -> dict[str, dict[str, int | None]]:
     """retriever -> question id -> section rank, for the answerable questions of a run."""
     ranks: dict[str, dict[str, int | None]] = defaultdict(dict)
@@ -103,9 +114,7 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    eval_file = args.eval_file or args.corpus.parent / "eval.jsonl"
-    if not args.corpus.is_dir() or not eval_file.is_file():
-        sys.exit(f"skipped: {args.corpus} or {eval_file} is absent")
+    family_of = question_families(args.corpus, args.eval_file)
     table: dict[str, dict[str, int | None]] = {}
     for spec in args.runs:
         label, _, path = spec.partition("=")
@@ -115,17 +124,10 @@ def main() -> None:
     missing = [c for c in candidates if c not in table]
     if missing:
         sys.exit(f"no runs for {missing}; have {sorted(table)}")
-    gold = {}
-    for line in eval_file.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            row = json.loads(line)
-            gold[str(row["id"])] = row["doc"]
-    corpus = load_corpus(args.corpus)
-    family = families({d.doc_id: d.title for d in corpus.documents})
     questions = sorted(set.intersection(*(set(table[c]) for c in candidates)))
-    fold_of = folds({q: family.get(gold.get(q, q), q) for q in questions}, args.folds, args.seed)
+    fold_of = folds({q: family_of.get(q, q) for q in questions}, args.folds, args.seed)
     sizes = [sum(1 for q in questions if fold_of[q] == f) for f in range(args.folds)]
-    count = len({family[gold[q]] for q in questions if gold.get(q) in family})
+    count = len({family_of.get(q, q) for q in questions})
     print(f"{len(questions)} questions, {count} families, folds of {sizes} questions")
     out_of_fold: list[int | None] = []
     for f in range(args.folds):
