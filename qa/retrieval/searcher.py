@@ -116,14 +116,15 @@ class Searcher:
         filters: Filters | None = None,
         *,
         rules: frozenset[str] | None = None,
-        add_names: str = "misspelt",
+        add_names: str = "none",
     ) -> Query:
         """Recognise drug names (with the given recognition rules; default all), add canonical names
-        to the searched text, and turn filters into a mask. ``add_names``: ``misspelt`` adds the
-        name of a drug the question misspells (edit, sound, joined, split, rare: not as the corpus
-        writes it); ``all`` also the generic of a brand name and the names an abbreviation folds to;
-        ``none`` searches the question as written. A brand name written right is left alone: on real
-        questions its generic pulled the search towards the generic's own page (README, Results)."""
+        to the searched text, and turn filters into a mask. ``add_names``: ``none`` (the default
+        retriever's) searches the question as written; ``misspelt`` adds the name of a drug the
+        question misspells (edit, sound, joined, split, rare: not as the corpus writes it); ``all``
+        also the generic of a brand name and the names an abbreviation folds to (``hybrid``,
+        ``dense``, ``bm25``). On real questions a brand name's generic pulled the search towards the
+        generic's own page, and misspelt names changed nothing (README, Results)."""
         if add_names not in ADD_NAMES:
             raise ValueError(f"add_names must be one of {', '.join(ADD_NAMES)}, got {add_names!r}")
         mentions = self.recogniser_for(rules).recognise(question)

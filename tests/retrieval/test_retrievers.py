@@ -46,14 +46,14 @@ def test_brand_name_is_expanded_and_boosts_the_drug(service: QAService) -> None:
     assert len(query.entity_rows) == len(service.index.chunks)  # both seed documents are about it
 
 
-def test_by_default_only_a_misspelt_name_joins_the_searched_text(service: QAService) -> None:
+def test_by_default_the_question_is_searched_as_written(service: QAService) -> None:
     brand = service.searcher.prepare("Should I stop Imnovid during an infection?")
     assert brand.search_text == brand.text  # written as the corpus writes it: searched as written
     assert [m.name for m in brand.mentions] == ["Pomalidomide"]  # still recognised (entities, signal)
-    typo = service.searcher.prepare("how much pomalidomid should I take")
+    typo = service.searcher.prepare("how much pomalidomid should I take", add_names="misspelt")
     assert typo.search_text.endswith(" Pomalidomide")
-    plain = service.searcher.prepare("how much pomalidomid should I take", add_names="none")
-    assert plain.search_text == plain.text
+    plain = service.searcher.prepare("how much pomalidomid should I take")
+    assert plain.search_text == plain.text and [m.name for m in plain.mentions] == ["Pomalidomide"]
     with pytest.raises(ValueError, match="add_names"):
         service.searcher.prepare("dose", add_names="some")
 
