@@ -40,6 +40,8 @@ def main() -> None:
     family_of = question_families(args.corpus, args.eval_file)
     rows = [json.loads(line) for line in (args.report / "questions.jsonl").read_text(encoding="utf-8").splitlines()]
     rows = [r for r in rows if r["retriever"] == args.retriever and r["answerable"] and r["confidence"] is not None]
+    if not rows:
+        sys.exit(f"{args.report} has no answerable questions with a confidence for {args.retriever!r}")
     fold_of = folds({r["id"]: family_of.get(r["id"], r["id"]) for r in rows}, args.folds, args.seed)
     others = {str(p): answered_in_report(p, args.retriever)[0] for p in args.others}
     none = strong = strong_good = 0

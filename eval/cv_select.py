@@ -121,6 +121,8 @@ def main() -> None:
         for retriever, by_question in read_ranks(Path(path)).items():
             table[f"{label}:{retriever}"] = by_question
     candidates = [c.strip() for c in args.candidates.split(",") if c.strip()]
+    if not candidates:
+        sys.exit("--candidates names no LABEL:RETRIEVER")
     missing = [c for c in candidates if c not in table]
     if missing:
         sys.exit(f"no runs for {missing}; have {sorted(table)}")

@@ -27,6 +27,7 @@ import numpy as np
 
 from qa.indexing.bm25 import tokenize
 from qa.indexing.chunking import chunk_embedding_text
+from qa.retrieval.searcher import SIGNAL_VIEWS
 from qa.serving.service import QAService
 from qa.settings import load_settings
 
@@ -78,7 +79,7 @@ def main() -> None:
         cosine = None
         if top:
             chunk_rows = np.array([searcher.row_of[h.chunk.id] for h in top])
-            best = int(np.argmax(searcher.view_scores(query, chunk_rows)))
+            best = int(np.argmax(searcher.view_scores(query, chunk_rows, SIGNAL_VIEWS)))
             cosine = float(searcher.cosines(query)[chunk_rows[best]])
         results.append((question, good, answer.match, uncovered, cosine))
 

@@ -32,7 +32,8 @@ class RetrievalSettings:
     entity_boost: float = 1.0  # in units of a weight-1 rank-1 RRF contribution
     faq_min_similarity: float = 0.8
     duplicate_threshold: float = 0.9
-    # multiview: a heading line or sentence counts by how much it beats the k-th best passage text.
+    # multiview: a heading line (or, in an ablation, a sentence) counts by how much it beats the k-th
+    # best passage text.
     # k = 2 (the runner-up) was chosen among 1, 2, 3, 5 on MedQuAD seed 1; see README.
     view_margin_rank: int = 2
     # multiview+bm25docs (the previous default; an ablation since it cost real questions): BM25 ranks

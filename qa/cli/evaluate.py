@@ -67,7 +67,7 @@ DEFAULT_BASELINE = Path("eval/baseline.json")
     multiple=True,
     help="Questions the corpus cannot answer, to measure the match signal, reported by their 'category' "
     "(repeatable; default for the FAQ set: eval/unanswerable.jsonl). An 'absent-drug' question whose 'drug' "
-    "the corpus has after all is left out, and the report says so.",
+    "the corpus mentions after all is left out, and the command says which.",
 )
 @click.option(
     "--calibrate", is_flag=True, help="Set the index's match thresholds from this run's answerable questions."

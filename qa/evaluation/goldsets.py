@@ -19,7 +19,6 @@ remains.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any, Protocol
 
 from qa.errors import QAError
 from qa.indexing.chunking import Chunk
+from qa.indexing.lexicon import normalize
 from qa.indexing.records import DocumentRecord
 from qa.ingest.documents import Document
 from qa.text import heading_key
@@ -265,7 +265,7 @@ def absent_here(negatives: Sequence[EvalItem], recogniser: Recognises) -> tuple[
     for item in negatives:
         drug = item.extra.get("drug")
         named = item.extra.get("category") == "absent-drug" and isinstance(drug, str) and drug.strip()
-        words = re.findall(r"[^\W_]+", str(drug).casefold())
+        words = normalize(str(drug)).split()  # the lexicon's words
         in_text = bool(words) and all(w in vocabulary for w in words)
         if named and (in_text or any(m.rule == "name" for m in recogniser.recognise(str(drug)))):
             present.append(item)
@@ -290,7 +290,8 @@ def load_negatives(path: Path) -> list[EvalItem]:
         except (json.JSONDecodeError, KeyError, AttributeError, TypeError, AssertionError):
             raise EvalFileError(f"{path} line {number}: expected an object with a non-empty 'question'") from None
         extra = {k: v for k, v in data.items() if k not in {"id", "question"}}
-        extra.setdefault("category", f"{path.parent.name}/{path.stem}")  # uncategorised: named by the file
+        # Uncategorised: named by the file (and its folder, which names the set).
+        extra.setdefault("category", f"{path.parent.name}/{path.stem}" if path.parent.name else path.stem)
         items.append(EvalItem(str(data.get("id", number)), question, (), answerable=False, line=number, extra=extra))
     if not items:
         raise EvalFileError(f"file of unanswerable questions {path} is empty")

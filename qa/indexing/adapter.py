@@ -4,9 +4,10 @@ and merged once into the model's weights in memory. No adapter library is needed
 The file is safetensors: for each adapted linear layer of the transformer, ``<module>.lora_A``
 (rank × in) and ``<module>.lora_B`` (out × rank); its header metadata says ``format``
 (``qa-lora/1``), ``base_model`` (the model id it was trained on) and ``scale``. Merging sets
-``W ← W + scale · B A`` for each layer. ``eval/train_adapter.py`` writes such files from a LoRA
-trained with peft; ``scale`` is LoRA's alpha / rank times the interpolation towards the base
-(WiSE-FT style: 1 keeps the whole update, 0.5 half of it).
+``W ← W + scale · B A`` for each layer. ``eval/train_adapter.py`` writes such files, by default from
+a full-rank fine-tune whose updates are truncated by SVD (or from a LoRA trained with peft);
+``scale`` carries the interpolation towards the base (WiSE-FT style: 1 keeps the whole update,
+0.5 half of it; the bundled adapter is 0.5).
 
 ``QA_MODEL_ADAPTER`` selects: ``none``, ``bundled`` (the adapter in ``qa/indexing/adapters/``,
 refused unless its sha256 is the one recorded beside it), or a path to an adapter file (checked

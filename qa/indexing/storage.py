@@ -184,7 +184,8 @@ def load_index(index_dir: Path) -> Index:
         lexicon = Lexicon.load(index_dir / LEXICON_FILE)
         faqs = FaqStore.load(index_dir)
         heading = load_heading_view(index_dir, len(chunks), dimension)
-        described = manifest.get("views", {}).get("sentence", {})
+        views = manifest.get("views")
+        described = views.get("sentence") if isinstance(views, dict) else None
         built = not (isinstance(described, dict) and described.get("built") is False)
         sentence = load_sentence_view(index_dir, len(chunks), dimension, built=built)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:

@@ -24,7 +24,7 @@ class Filters:
 @dataclass
 class Query:
     text: str  # as asked
-    search_text: str  # with canonical names of recognised brand names and misspellings added
+    search_text: str  # what is embedded and searched: the text, plus any names the retriever adds
     mentions: list[Mention]
     allowed: np.ndarray | None  # chunk rows the filters allow (None: all)
     entity_rows: np.ndarray  # chunk rows of documents of recognised drugs (within the filters)

@@ -1,8 +1,8 @@
 """The index's rankers and query understanding, shared by every retriever.
 
-``Searcher.prepare`` recognises drug names (``qa.indexing.lexicon``), appends the canonical
-name of any brand name or misspelling to the text that is searched, and turns filters into
-a mask of allowed chunks. The rankers (``dense``, ``bm25``) rank chunks *within* that mask,
+``Searcher.prepare`` recognises drug names (``qa.indexing.lexicon``), adds canonical names to the
+text that is searched when a retriever asks for it (the default searches the question as written),
+and turns filters into a mask of allowed chunks. The rankers (``dense``, ``bm25``) rank chunks *within* that mask,
 so a filtered query still returns up to k results when that many exist.
 """
 
@@ -121,7 +121,7 @@ class Searcher:
         """Recognise drug names (with the given recognition rules; default all), add canonical names
         to the searched text, and turn filters into a mask. ``add_names``: ``none`` (the default
         retriever's) searches the question as written; ``misspelt`` adds the name of a drug the
-        question misspells (edit, sound, joined, split, rare: not as the corpus writes it); ``all``
+        question misspells (the rules edit, sound, joined, split and rare: not as the corpus writes it); ``all``
         also the generic of a brand name and the names an abbreviation folds to (``hybrid``,
         ``dense``, ``bm25``). On real questions a brand name's generic pulled the search towards the
         generic's own page, and misspelt names changed nothing (README, Results)."""
@@ -186,8 +186,9 @@ class Searcher:
         return query.reference
 
     def view_scores(self, query: Query, rows: np.ndarray, views: Sequence[str] = VIEWS) -> np.ndarray:
-        """Multi-view scores of chunk ``rows``: cosine, plus the margins by which the heading line
-        and the best sentence beat the reference text score (``reference``; ``qa.retrieval.multiview``)."""
+        """Multi-view scores of chunk ``rows``: cosine, plus the margins by which each of ``views``
+        (heading line, best sentence) beats the reference text score (``reference``;
+        ``qa.retrieval.multiview``). The default retriever and the signal use ``SIGNAL_VIEWS``."""
         total = self.cosines(query)[rows].astype(np.float32)
         for view in views:
             total += self.margin(query, rows, view)
@@ -209,6 +210,14 @@ class Searcher:
             raise ValueError(f"unknown view {view!r}; choose from {', '.join(VIEWS)}")
         return np.maximum(0.0, scores - self.reference(query))
 
+    def as_written(self, query: Query) -> Query:
+        """``query`` itself when it searches the question as written (the default retriever), else the
+        same question and filters searched as written: the signal's thresholds were set on that, so
+        its score must not depend on the mode's added names."""
+        if query.search_text == query.text:
+            return query
+        return Query(query.text, query.text, query.mentions, query.allowed, query.entity_rows)
+
     def evidence(self, query: Query, hits: Sequence[Hit]) -> Evidence:
         """What the match signal rests on: the best score of the default retriever (cosine plus the
         heading line's margin) among the top 3 results, whatever the mode (an FAQ answer counts with
@@ -217,7 +226,7 @@ class Searcher:
         scores = [h.similarity for h in top if h.kind == "faq" and h.similarity is not None]
         rows = np.array([self.row_of[h.chunk.id] for h in top if h.kind != "faq"], dtype=np.int64)
         if len(rows):
-            scores += self.view_scores(query, rows, SIGNAL_VIEWS).tolist()
+            scores += self.view_scores(self.as_written(query), rows, SIGNAL_VIEWS).tolist()
         named = [(m.start, m.end) for m in query.mentions]
         unknown = unknown_drugs(query.text, self.known_word, named)
         unknown += [n for n in self.recogniser.absent_drugs(query.text, query.mentions) if n not in unknown]

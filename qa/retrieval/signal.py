@@ -1,10 +1,10 @@
 """The "is there a good answer?" signal: every response says ``strong``, ``weak`` or ``none``.
 
-**Confidence** is how well the best of the top three passages matches the question under every
-view (``qa.retrieval.multiview``): its cosine, plus the margins by which its heading line and its
-best sentence beat the best passage text; for an FAQ answer, the cosine between the question and
-the FAQ's question. The same evidence is used whatever the retrieval mode. A passage whose one
-sentence answers, or whose heading names what was asked, scores high even for a short question.
+**Confidence** is the default retriever's score (``qa.retrieval.multiview``) of the best of the top
+three passages, for the question as written: its cosine, plus the margin by which its heading line
+beats the runner-up passage text; for an FAQ answer, the cosine between the question and the FAQ's
+question. The same evidence is used whatever the retrieval mode. A passage whose heading names what
+was asked scores high even for a short question.
 
 **Drugs the corpus lacks.** A question naming a drug the corpus never mentions (a word with a
 WHO INN stem such as -statin or -mab, or a name from the drug dictionary the index was built
@@ -67,7 +67,7 @@ def unknown_drugs(question: str, known: Callable[[str], bool], named: Iterable[t
 
 @dataclass(frozen=True)
 class Evidence:
-    confidence: float | None  # multi-view score of the best of the top 3 (or an FAQ question's cosine)
+    confidence: float | None  # the default's score of the best of the top 3 (or an FAQ question's cosine)
     unknown_drugs: tuple[str, ...] = ()  # drug names the corpus never mentions
     names_known_drug: bool = False  # the question also names a drug the corpus has
 

@@ -39,7 +39,7 @@ GATES = {
 NEEDS = {"medicationqa-dev": MEDICATIONQA}  # optional development data: skipped, with the path named, when absent
 
 
-def test_the_baseline_gates_the_default_retriever_on_both_sets() -> None:
+def test_the_baseline_gates_the_default_retriever_on_every_set() -> None:
     baseline = read_baseline(BASELINE)
     assert set(baseline["sets"]) == set(GATES)
     for gated in baseline["sets"].values():

@@ -225,6 +225,7 @@ def test_without_the_sentence_view_no_sentence_is_embedded_and_its_readers_say_w
     from dataclasses import replace
 
     from qa.errors import ConfigError
+    from qa.indexing.chunking import chunk_embedding_text
     from qa.retrieval.catalog import make_retrievers
     from qa.retrieval.searcher import Searcher
 
@@ -244,4 +245,4 @@ def test_without_the_sentence_view_no_sentence_is_embedded_and_its_readers_say_w
     build_index(SEED_CORPUS, tmp_path / "index", again, FAKE_CHUNKING)
     rebuilt = load_index(tmp_path / "index")
     assert rebuilt.sentence.built and len(rebuilt.sentence.vectors) > 0
-    assert not set(again.seen) & {c.context + "\n" + c.text for c in rebuilt.chunks}
+    assert not set(again.seen) & {chunk_embedding_text(c) for c in rebuilt.chunks}

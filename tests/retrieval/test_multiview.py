@@ -217,3 +217,6 @@ def test_the_default_searches_the_question_as_written_and_still_recognises_names
     assert plain.search_text == question and {m.name for m in plain.mentions} == {"Pomalidomide"}
     assert retrievers["multiview+misspelt-names"].prepare(question).search_text == question + " Pomalidomide"
     assert retrievers["multiview+all-names"].prepare(question).search_text == question + " Pomalidomide"
+    brand = "Should I stop Imnovid during an infection?"  # a brand name written right: not misspelt
+    assert retrievers["multiview+misspelt-names"].prepare(brand).search_text == brand
+    assert retrievers["multiview+all-names"].prepare(brand).search_text == brand + " Pomalidomide"

@@ -135,3 +135,14 @@ def test_searcher_refuses_another_model(fake_index_dir: Path) -> None:
 
     with pytest.raises(IndexMismatchError):
         Searcher(load_index(fake_index_dir), FakeEmbedder(model_id="x/y"))
+
+
+def test_the_signal_scores_the_question_as_written_whatever_names_a_mode_adds(service: QAService) -> None:
+    """The thresholds were set on the default, which searches the question as written: a mode that
+    adds a brand name's generic must not change the confidence of the same results."""
+    question = "Should I stop Imnovid during an infection?"
+    searcher = service.searcher
+    with_names, as_written = searcher.prepare(question, add_names="all"), searcher.prepare(question)
+    assert with_names.search_text != as_written.search_text
+    hits = service.ask(question, 5, "dense").hits
+    assert searcher.evidence(with_names, hits) == searcher.evidence(as_written, hits)
