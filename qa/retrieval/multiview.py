@@ -154,7 +154,6 @@ _variant("multiview+boost", with_boost=True)
 _variant("multiview-ungated-bm25docs", document_bm25=True, document_gate=1.0)
 # View combinations (the chunk view is always there: it finds the candidates).
 _variant("views:chunk", views=())
-_variant("views:chunk+heading+sentence", views=VIEWS)
 _variant("multiview-heading-scan", heading_scan=True)
 _variant("multiview-all-sentences", views=VIEWS, sentence_limit=0)
 # Drug-name recognition: each rule taken away, the first version's rules, none.

@@ -105,7 +105,7 @@ def test_filters_hold_for_every_view(searcher: Searcher) -> None:
 
 def test_ablations_are_registered() -> None:
     names = set(RETRIEVERS)
-    assert {"views:chunk", "views:chunk+heading+sentence", "multiview-v1"} <= names
+    assert {"views:chunk", "multiview-v1"} <= names
     assert {f"multiview-no-{rule}" for rule in RULES - {"name"}} <= names
     assert {"multiview-basic-names", "multiview-no-names", "multiview+bm25", "multiview+boost"} <= names
     assert {"multiview+sentence", "multiview+bm25docs", "multiview-ungated-bm25docs", "multiview+all-names"} <= names
